@@ -1,0 +1,79 @@
+# The single entry point. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD   := build
+SRC_DIR := api/src
+PKGS    := libh2o-evloop libpq jansson
+CC      ?= cc
+CSTD    := -std=c17
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2
+# Debian's libh2o-evloop.pc does not select the evloop backend: without this
+# h2o/socket.h falls back to the libuv binding.
+DEFS    := -DH2O_USE_LIBUV=0 -D_GNU_SOURCE
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+CFLAGS  ?= -O2 -g
+SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS     := $(wildcard $(SRC_DIR)/*.c)
+HDRS     := $(wildcard $(SRC_DIR)/*.h)
+LIB_SRCS := $(filter-out $(SRC_DIR)/main.c,$(SRCS))
+UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
+C_FILES  := $(SRCS) $(HDRS) $(wildcard api/tests/*.c)
+
+.PHONY: all asan deps run test unit integration integration-asan lint format format-check clean help
+
+all: $(BUILD)/rinha-api ## build the server (release)
+
+asan: $(BUILD)/rinha-api-asan ## build the server with ASan+UBSan
+
+$(BUILD)/rinha-api: $(SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) $(SRCS) -o $@ $(PKG_LIBS)
+
+$(BUILD)/rinha-api-asan: $(SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) $(PKG_CFLAGS) $(SRCS) -o $@ $(PKG_LIBS)
+
+$(BUILD)/test_request: $(UNIT_SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) -I$(SRC_DIR) $(UNIT_SRCS) -o $@ $(shell pkg-config --cflags --libs check jansson)
+
+$(BUILD)/test_request-asan: $(UNIT_SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) -I$(SRC_DIR) $(UNIT_SRCS) -o $@ $(shell pkg-config --cflags --libs check jansson)
+
+$(BUILD):
+	mkdir -p $@
+
+deps: ## install the Debian packages the project needs (apt-get, as root)
+	scripts/deps.sh
+
+run: deps all ## start PostgreSQL, both replicas and nginx on :9999 (Ctrl-C stops)
+	scripts/stack.sh run
+
+unit: $(BUILD)/test_request $(BUILD)/test_request-asan ## C unit tests, plain and sanitized
+	$(BUILD)/test_request
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test_request-asan
+
+integration: all ## integration tests through nginx on :9999 (starts its own stack)
+	scripts/integration.sh $(BUILD)/rinha-api
+
+integration-asan: asan ## the same suite against the sanitizer build
+	scripts/integration.sh $(BUILD)/rinha-api-asan
+
+test: deps ## every test: lint, unit, integration (plain + sanitizer)
+	$(MAKE) format-check lint unit integration integration-asan
+
+lint: ## cppcheck over the server sources
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr -I$(SRC_DIR) $(SRCS) api/tests/*.c
+
+format: ## clang-format the C sources in place
+	clang-format -i $(C_FILES)
+
+format-check: ## fail if a C file is not clang-formatted
+	clang-format --dry-run --Werror $(C_FILES)
+
+clean: ## remove build outputs and the local database folder
+	rm -rf $(BUILD) var
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'

@@ -1,0 +1,74 @@
+/*
+ * db.h - the replica's PostgreSQL client: libpq pipeline mode on the h2o
+ * event loop, one commit per round trip.
+ *
+ * Requests submitted while every connection is busy wait in a FIFO. After
+ * each loop iteration db_pool_dispatch() sends everything waiting, up to
+ * MAX_BATCH per connection, as one pipeline ended by a single Sync: the
+ * statements form one implicit transaction, so the whole round trip costs
+ * one commit (one WAL flush) instead of one per request. Within a round trip
+ * writes are sent in ascending client id, so two replicas' transactions
+ * always lock the hot client rows in the same order and cannot deadlock.
+ * No query is completed before the Sync that commits it has come back.
+ */
+#ifndef RINHA_DB_H
+#define RINHA_DB_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include <h2o.h>
+
+#include "config.h"
+
+typedef enum {
+    DB_QUERY_TRANSACAO, /* transacao(id, valor, tipo, descricao) -> (status, saldo, limite) */
+    DB_QUERY_EXTRATO,   /* extrato(id) -> statement JSON text or NULL */
+} db_query_kind_t;
+
+typedef enum {
+    DB_OK,          /* committed; `result` holds the statement's rows */
+    DB_UNAVAILABLE, /* the connection was lost or closed: outcome unknown */
+    DB_TIMEOUT,     /* the round trip took longer than DB_TIMEOUT_MS: outcome unknown */
+    DB_FAILED,      /* the round trip's transaction failed and was rolled back */
+} db_outcome_t;
+
+typedef struct db_query db_query_t;
+typedef void (*db_query_cb)(db_query_t *q);
+
+/* Embedded in the caller's request context; the caller owns the memory and
+ * the parameter strings, which must live until on_done is called. */
+struct db_query {
+    h2o_linklist_t link; /* internal: the pool's waiting FIFO */
+    uint64_t seq;        /* internal: arrival order, keeps sorting stable */
+    db_query_kind_t kind;
+    int32_t client_id; /* sort key for lock ordering */
+    int nparams;
+    const char *params[4]; /* text-format parameters */
+    db_query_cb on_done;   /* called exactly once, on the loop thread */
+    db_outcome_t outcome;  /* set before on_done */
+    PGresult *result;      /* on DB_OK: owned by the query, freed by db_query_release */
+};
+
+typedef struct db_pool db_pool_t;
+
+typedef enum {
+    DB_SUBMIT_QUEUED = 0,
+    DB_SUBMIT_OVERLOADED,  /* MAX_PENDING requests already wait: answer 503 at once */
+    DB_SUBMIT_UNAVAILABLE, /* no connection to the database is up: answer 503 at once */
+} db_submit_t;
+
+db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg);
+/* Starts connecting; connections are (re)established in the background. */
+void db_pool_start(db_pool_t *pool);
+db_submit_t db_pool_submit(db_pool_t *pool, db_query_t *q);
+/* Sends what waits on idle connections; call after every loop iteration. */
+void db_pool_dispatch(db_pool_t *pool);
+/* Requests queued or in flight. */
+size_t db_pool_pending(const db_pool_t *pool);
+/* Fails whatever is still pending with DB_UNAVAILABLE, closes and frees. */
+void db_pool_destroy(db_pool_t *pool);
+
+void db_query_release(db_query_t *q);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * handlers.c - HTTP endpoints on top of request.c (validation) and db.c.
+ *
+ * Every response carries a Content-Length: h2o 2.2.5 closes a keep-alive
+ * connection after any non-200 response without one.
+ */
+#include "handlers.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "request.h"
+
+typedef struct {
+    h2o_handler_t super;
+    db_pool_t *pool;
+} api_handler_t;
+
+/* One per request that waits for the database. Allocated with malloc: it may
+ * outlive the h2o request if the client goes away (then `req` is NULL). */
+typedef struct {
+    db_query_t query;
+    h2o_req_t *req;
+    void **req_slot; /* a pointer in req->pool that h2o clears when the request dies */
+    transacao_t tx;
+    char id_text[12];
+    char valor_text[24];
+    char tipo_text[2];
+} pending_t;
+
+#define JSON_ERROR(msg) "{\"erro\":\"" msg "\"}"
+
+static void send_json(h2o_req_t *req, int status, const char *reason, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json"));
+    h2o_send_inline(req, body, len);
+}
+
+static void send_error(h2o_req_t *req, int status, const char *reason, const char *body)
+{
+    send_json(req, status, reason, body, strlen(body));
+}
+
+static void send_unavailable(h2o_req_t *req, const char *body)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    send_error(req, 503, "Service Unavailable", body);
+}
+
+/* ---- turning database results into responses ------------------------- */
+
+static void respond_transacao(h2o_req_t *req, const PGresult *r)
+{
+    if (PQntuples(r) != 1 || PQnfields(r) != 3) {
+        send_error(req, 500, "Internal Server Error", JSON_ERROR("unexpected database answer"));
+        return;
+    }
+    const char *status = PQgetvalue(r, 0, 0);
+    if (strcmp(status, "2") == 0) {
+        send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
+        return;
+    }
+    if (strcmp(status, "0") != 0) {
+        send_error(req, 422, "Unprocessable Entity", JSON_ERROR("limite insuficiente"));
+        return;
+    }
+    /* saldo and limite come back as decimal text already: no conversion. */
+    char body[96];
+    int n = snprintf(body, sizeof(body), "{\"limite\":%s,\"saldo\":%s}", PQgetvalue(r, 0, 2),
+                     PQgetvalue(r, 0, 1));
+    if (n < 0 || (size_t)n >= sizeof(body)) {
+        send_error(req, 500, "Internal Server Error", JSON_ERROR("unexpected database answer"));
+        return;
+    }
+    send_json(req, 200, "OK", body, (size_t)n);
+}
+
+static void respond_extrato(h2o_req_t *req, const PGresult *r)
+{
+    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+        send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
+        return;
+    }
+    send_json(req, 200, "OK", PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+}
+
+static void respond_outcome(h2o_req_t *req, db_query_t *q)
+{
+    switch (q->outcome) {
+    case DB_OK:
+        if (q->kind == DB_QUERY_TRANSACAO)
+            respond_transacao(req, q->result);
+        else
+            respond_extrato(req, q->result);
+        return;
+    case DB_TIMEOUT:
+        send_unavailable(req, JSON_ERROR("database timeout"));
+        return;
+    case DB_UNAVAILABLE:
+    case DB_FAILED:
+        send_unavailable(req, JSON_ERROR("database unavailable"));
+        return;
+    }
+}
+
+static void on_query_done(db_query_t *q)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, query, q);
+    if (p->req != NULL) {
+        /* Unhook first: the response may end the request, whose disposal
+         * must then not reach back into `p`. */
+        *p->req_slot = NULL;
+        respond_outcome(p->req, q);
+    }
+    db_query_release(q);
+    free(p);
+}
+
+static void on_req_disposed(void *slot)
+{
+    pending_t *p = *(pending_t **)slot;
+    if (p != NULL)
+        p->req = NULL;
+}
+
+/* ---- the handler ----------------------------------------------------- */
+
+static pending_t *pending_new(h2o_req_t *req, db_query_kind_t kind, int32_t client_id)
+{
+    pending_t *p = h2o_mem_alloc(sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    p->req = req;
+    p->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_disposed);
+    *p->req_slot = p;
+    p->query.kind = kind;
+    p->query.client_id = client_id;
+    p->query.on_done = on_query_done;
+    snprintf(p->id_text, sizeof(p->id_text), "%" PRId32, client_id);
+    p->query.params[0] = p->id_text;
+    p->query.nparams = 1;
+    return p;
+}
+
+static void submit(api_handler_t *self, h2o_req_t *req, pending_t *p)
+{
+    db_submit_t st = db_pool_submit(self->pool, &p->query);
+    if (st == DB_SUBMIT_QUEUED)
+        return;
+    *p->req_slot = NULL;
+    free(p);
+    if (st == DB_SUBMIT_OVERLOADED)
+        send_unavailable(req, JSON_ERROR("sobrecarregado"));
+    else
+        send_unavailable(req, JSON_ERROR("database unavailable"));
+}
+
+static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client_id)
+{
+    transacao_t tx;
+    body_error_t err =
+        transacao_parse(req->entity.base != NULL ? req->entity.base : "", req->entity.len, &tx);
+    if (err != BODY_OK) {
+        char body[128];
+        int n = snprintf(body, sizeof(body), "{\"erro\":\"%s\"}", body_error_message(err));
+        /* Messages are short constants without quotes needing escapes. */
+        send_json(req, 422, "Unprocessable Entity", body, (size_t)n);
+        return;
+    }
+    pending_t *p = pending_new(req, DB_QUERY_TRANSACAO, client_id);
+    p->tx = tx;
+    snprintf(p->valor_text, sizeof(p->valor_text), "%" PRId64, tx.valor);
+    p->tipo_text[0] = (char)tx.tipo;
+    p->query.params[1] = p->valor_text;
+    p->query.params[2] = p->tipo_text;
+    p->query.params[3] = p->tx.descricao;
+    p->query.nparams = 4;
+    submit(self, req, p);
+}
+
+static int on_req(h2o_handler_t *h, h2o_req_t *req)
+{
+    api_handler_t *self = (api_handler_t *)h;
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    route_t route = route_match(req->method.base, req->method.len, req->path.base, path_len);
+
+    switch (route.kind) {
+    case ROUTE_TRANSACAO:
+        handle_transacao(self, req, route.client_id);
+        break;
+    case ROUTE_EXTRATO:
+        submit(self, req, pending_new(req, DB_QUERY_EXTRATO, route.client_id));
+        break;
+    case ROUTE_METHOD_NOT_ALLOWED:
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, route.allow,
+                       strlen(route.allow));
+        send_error(req, 405, "Method Not Allowed", JSON_ERROR("metodo nao permitido"));
+        break;
+    case ROUTE_NOT_FOUND:
+        send_error(req, 404, "Not Found", JSON_ERROR("nao encontrado"));
+        break;
+    }
+    return 0;
+}
+
+void handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool)
+{
+    h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
+    api_handler_t *handler = (api_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
+    handler->super.on_req = on_req;
+    handler->pool = pool;
+}

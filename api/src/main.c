@@ -1,0 +1,146 @@
+/*
+ * main.c - one replica: one h2o event loop serving HTTP/1.1 and driving the
+ * PostgreSQL pipeline on the same thread.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+#include "handlers.h"
+#include "listener.h"
+#include "log.h"
+
+/* Largest accepted request body; a valid one is under 100 bytes. Bigger
+ * bodies get 413 from h2o without reaching the handler. */
+#define MAX_BODY_BYTES 16384
+/* After the last response is handed to h2o, how long to let it reach the
+ * socket before exiting on SIGTERM. */
+#define DRAIN_FLUSH_MS 200
+
+/* Set by the signal handler, read by the loop: the only process-wide flag. */
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* Everything the loop owns. */
+typedef struct {
+    config_t cfg;
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    db_pool_t *pool;
+} server_t;
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    server_t *srv = listener->data;
+    if (err != NULL)
+        return;
+    /* Take a few connections per wake-up, as TFB does, without starving
+     * the rest of the loop. */
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(&srv->accept_ctx, sock);
+    }
+}
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) != 0)
+        return -1;
+    /* No SA_RESTART: a signal interrupts epoll_wait so the loop notices. */
+    sa.sa_handler = on_signal;
+    if (sigemptyset(&sa.sa_mask) != 0 || sigaction(SIGTERM, &sa, NULL) != 0 ||
+        sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static int server_start(server_t *srv)
+{
+    h2o_config_init(&srv->globalconf);
+    srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("rinha"));
+    srv->globalconf.max_request_entity_size = MAX_BODY_BYTES;
+    /* Must be set before the context copies it. It is also the keep-alive
+     * idle timeout: nginx's upstream keepalive_timeout is kept shorter. */
+    srv->globalconf.http1.req_timeout = srv->cfg.idle_timeout_ms;
+    h2o_hostconf_t *hostconf =
+        h2o_config_register_host(&srv->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+
+    h2o_evloop_t *loop = h2o_evloop_create();
+    srv->pool = db_pool_create(loop, &srv->cfg);
+    handlers_register(hostconf, srv->pool);
+    h2o_context_init(&srv->ctx, loop, &srv->globalconf);
+    srv->accept_ctx.ctx = &srv->ctx;
+    srv->accept_ctx.hosts = srv->globalconf.hosts;
+
+    int fd = listener_open(srv->cfg.listen);
+    if (fd < 0)
+        return -1;
+    srv->listener = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    srv->listener->data = srv;
+    h2o_socket_read_start(srv->listener, on_accept);
+    db_pool_start(srv->pool);
+    LOG_I("%s: listening on %s", srv->cfg.name, srv->cfg.listen);
+    return 0;
+}
+
+/* Runs one loop iteration, then sends what the iteration queued: every
+ * request parsed in the iteration shares the next round trip. */
+static void server_turn(server_t *srv, int32_t max_wait_ms)
+{
+    if (h2o_evloop_run(srv->ctx.loop, max_wait_ms) != 0 && errno != EINTR)
+        LOG_W("event loop: %s", strerror(errno));
+    db_pool_dispatch(srv->pool);
+}
+
+/* SIGTERM: stop accepting, let in-flight requests finish (bounded by the
+ * database deadline), give the responses a moment to be written, exit. */
+static void server_drain(server_t *srv)
+{
+    LOG_I("%s: draining %zu pending request(s)", srv->cfg.name, db_pool_pending(srv->pool));
+    h2o_socket_read_stop(srv->listener);
+    h2o_socket_close(srv->listener);
+    listener_unlink(srv->cfg.listen);
+
+    uint64_t deadline = h2o_now(srv->ctx.loop) + srv->cfg.db_timeout_ms + 1000;
+    while (db_pool_pending(srv->pool) != 0 && h2o_now(srv->ctx.loop) < deadline)
+        server_turn(srv, 10);
+    uint64_t flush_until = h2o_now(srv->ctx.loop) + DRAIN_FLUSH_MS;
+    while (h2o_now(srv->ctx.loop) < flush_until)
+        server_turn(srv, 10);
+    db_pool_destroy(srv->pool);
+    LOG_I("%s: stopped", srv->cfg.name);
+}
+
+int main(void)
+{
+    static server_t srv; /* large; lives for the whole process */
+    if (config_load(&srv.cfg) != 0)
+        return 2;
+    log_set_level((log_level_t)srv.cfg.log_level);
+    if (install_signals() != 0) {
+        LOG_E("sigaction: %s", strerror(errno));
+        return 1;
+    }
+    if (server_start(&srv) != 0)
+        return 1;
+    while (!stop_requested)
+        server_turn(&srv, 1000);
+    server_drain(&srv);
+    return 0;
+}

@@ -1,0 +1,30 @@
+-- Schema of the crébitos ledger.
+--
+-- clientes holds each client's limit and running balance; every accepted
+-- transaction is also recorded in transacoes. Both change together inside the
+-- procedure `transacao` (03-procedures.sql), so a statement read in one
+-- snapshot always agrees with itself.
+
+CREATE TABLE clientes (
+    id     integer PRIMARY KEY,
+    limite bigint  NOT NULL CHECK (limite >= 0),
+    saldo  bigint  NOT NULL DEFAULT 0,
+    -- Defence in depth: the procedure never violates this, and if a bug ever
+    -- tried to, the whole batch would fail (503) instead of lying.
+    CONSTRAINT saldo_dentro_do_limite CHECK (saldo >= -limite)
+) WITH (fillfactor = 50); -- room on the page for HOT updates of the hot rows
+
+CREATE TABLE transacoes (
+    id           bigint GENERATED ALWAYS AS IDENTITY,
+    -- No foreign key: a row is only ever inserted by `transacao` right after
+    -- it updated (and so locked) that client's row, which already proves the
+    -- client exists; the FK trigger would cost a lookup per insert.
+    cliente_id   integer     NOT NULL,
+    valor        bigint      NOT NULL CHECK (valor > 0),
+    tipo         char(1)     NOT NULL CHECK (tipo IN ('c', 'd')),
+    descricao    varchar(10) NOT NULL CHECK (descricao <> ''),
+    realizada_em timestamptz NOT NULL DEFAULT now()
+);
+
+-- The only index the hot path needs: a client's newest transactions first.
+CREATE INDEX transacoes_cliente_recentes ON transacoes (cliente_id, id DESC);

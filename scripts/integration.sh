@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the integration suite (tests/integration) against a fresh native
+# stack started here with the given server binary, then stops it.
+# For a sanitizer build, also fails if a replica logged any ASan, UBSan or
+# LeakSanitizer report (leaks are reported when the replicas exit on SIGTERM).
+#
+#   scripts/integration.sh build/rinha-api [pytest args...]
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+bin=$(realpath "${1:?usage: $0 SERVER_BINARY [pytest args...]}")
+shift
+logs=$repo/var/log
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+cleanup() { "$repo/scripts/stack.sh" stop >/dev/null || true; }
+trap cleanup EXIT
+
+echo "integration: starting the stack with $(basename "$bin")"
+API_BIN=$bin "$repo/scripts/stack.sh" start
+
+rc=0
+PGHOST=/run/rinha PGUSER=rinha PGDATABASE=rinha RINHA_URL=http://127.0.0.1:9999 \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider "$repo/tests/integration" "$@" || rc=$?
+
+"$repo/scripts/stack.sh" stop
+trap - EXIT
+
+if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
+    "$logs"/api0[12].log; then
+    echo "integration: sanitizer report in the replica logs above" >&2
+    grep -hE -A30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$logs"/api0[12].log | head -n 80 >&2
+    rc=1
+fi
+exit $rc
