@@ -75,5 +75,8 @@ format-check: ## fail if a C file is not clang-formatted
 clean: ## remove build outputs and the local database folder
 	rm -rf $(BUILD) var
 
+# Each further component keeps its targets in its own file.
+-include $(sort $(wildcard mk/*.mk))
+
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'

@@ -15,6 +15,11 @@ logs=$repo/var/log
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# One stack at a time on this machine (fixed :9999 and /run/rinha): wait
+# for any other stack user (bench, faults, compose) to finish.
+exec 9>/tmp/rinha-stack.lock
+flock 9
+
 cleanup() { "$repo/scripts/stack.sh" stop >/dev/null || true; }
 trap cleanup EXIT
 
