@@ -59,8 +59,11 @@ integration: all ## integration tests through nginx on :9999 (starts its own sta
 integration-asan: asan ## the same suite against the sanitizer build
 	scripts/integration.sh $(BUILD)/rinha-api-asan
 
-test: deps ## every test: lint, unit, integration (plain + sanitizer)
-	$(MAKE) format-check lint unit integration integration-asan
+# Components add their own checks (mk/*.mk) with `TEST_EXTRA += target`.
+TEST_EXTRA :=
+
+test: deps ## every test: lint, unit, integration (plain + sanitizer), and each component's checks
+	$(MAKE) format-check lint unit integration integration-asan $(TEST_EXTRA)
 
 lint: ## cppcheck over the server sources
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
