@@ -20,7 +20,7 @@ SRCS     := $(wildcard $(SRC_DIR)/*.c)
 HDRS     := $(wildcard $(SRC_DIR)/*.h)
 LIB_SRCS := $(filter-out $(SRC_DIR)/main.c,$(SRCS))
 UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
-C_FILES  := $(SRCS) $(HDRS) $(wildcard api/tests/*.c)
+C_FILES  := $(SRCS) $(HDRS) $(wildcard api/tests/*.c api/fuzz/*.c)
 
 .PHONY: all asan deps run test unit integration integration-asan lint format format-check clean help
 

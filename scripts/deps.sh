@@ -9,7 +9,8 @@ packages=(
     postgresql-15 postgresql-client-15                    # the database
     nginx-light                                           # the load balancer
     python3 python3-pytest curl iproute2                  # the integration tests
-    cppcheck clang-format                                 # lint
+    cppcheck clang-format clang libclang-rt-14-dev        # lint, fuzzing (libFuzzer)
+    wrk                                                   # load for the fault tests
 )
 
 missing=()

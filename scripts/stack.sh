@@ -5,6 +5,9 @@
 #   scripts/stack.sh start   start everything in the background and return
 #   scripts/stack.sh stop    stop what `start` started (by the PIDs it recorded)
 #   scripts/stack.sh status  say what runs
+#   scripts/stack.sh replica NAME   (re)start replica api01 or api02 of the
+#                            running stack, with the binary and settings it
+#                            was started with (used by the fault tests)
 #
 # Environment:
 #   API_BIN    server binary (default build/rinha-api)
@@ -73,6 +76,7 @@ start_postgres() {
 
 start_replica() {
     local name=$1
+    if alive "$(pid_of "$name")"; then die "$name already runs"; fi
     # shellcheck disable=SC2086 # API_ENV is a list of VAR=value words
     env LISTEN="unix:$RUN_DIR/$name.sock" REPLICA_NAME="$name" ${API_ENV:-} \
         "$API_BIN" >>"$LOGS/$name.log" 2>&1 &
@@ -105,6 +109,9 @@ cmd_start() {
     port_busy && die "port $PORT is already in use by another program"
     prepare_dirs
     : >"$LOGS/api01.log"; : >"$LOGS/api02.log"; : >"$LOGS/nginx.log"
+    # Remembered for `replica`, which restarts one replica the same way.
+    printf '%s\n' "$API_BIN" >"$VAR/api.bin"
+    printf '%s\n' "${API_ENV:-}" >"$VAR/api.env"
     start_postgres
     start_replica api01
     start_replica api02
@@ -164,10 +171,21 @@ cmd_run() {
     exit 1
 }
 
+cmd_replica() {
+    local name=${1:-}
+    case "$name" in api01 | api02) ;; *) die "usage: $0 replica api01|api02" ;; esac
+    [ -f "$VAR/api.bin" ] || die "the stack is not running"
+    API_BIN=$(cat "$VAR/api.bin")
+    API_ENV=$(cat "$VAR/api.env")
+    start_replica "$name"
+    say "$name started (pid $(pid_of "$name"))"
+}
+
 case "${1:-}" in
     run) cmd_run ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;
-    *) echo "usage: $0 run|start|stop|status" >&2; exit 2 ;;
+    replica) cmd_replica "${2:-}" ;;
+    *) echo "usage: $0 run|start|stop|status|replica NAME" >&2; exit 2 ;;
 esac

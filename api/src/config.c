@@ -39,7 +39,7 @@ int config_load(config_t *cfg)
     cfg->db_conninfo = env_or("DATABASE_URL", "host=/run/rinha dbname=rinha user=rinha");
     cfg->name = env_or("REPLICA_NAME", "api");
     if (env_uint("DB_CONNECTIONS", 1, 1, 64, &conns) != 0 ||
-        env_uint("MAX_PENDING", 4096, 1, 1000000, &pending) != 0 ||
+        env_uint("MAX_PENDING", 1024, 1, 1000000, &pending) != 0 ||
         env_uint("MAX_BATCH", 256, 1, 65536, &batch) != 0 ||
         env_uint("DB_TIMEOUT_MS", 2000, 10, 600000, &cfg->db_timeout_ms) != 0 ||
         env_uint("IDLE_TIMEOUT_MS", 60000, 100, 3600000, &cfg->idle_timeout_ms) != 0)
