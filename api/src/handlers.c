@@ -168,7 +168,8 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
     if (err != BODY_OK) {
         char body[128];
         int n = snprintf(body, sizeof(body), "{\"erro\":\"%s\"}", body_error_message(err));
-        /* Messages are short constants without quotes needing escapes. */
+        /* body_error_message returns constants free of quotes and backslashes,
+         * so they need no JSON escaping. */
         send_json(req, 422, "Unprocessable Entity", body, (size_t)n);
         return;
     }

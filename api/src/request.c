@@ -153,7 +153,7 @@ const char *body_error_message(body_error_t err)
     case BODY_INVALID_VALOR:
         return "valor must be a positive integer";
     case BODY_INVALID_TIPO:
-        return "tipo must be \"c\" or \"d\"";
+        return "tipo must be c or d";
     case BODY_INVALID_DESCRICAO:
         return "descricao must be a string of 1 to 10 characters";
     }

@@ -735,6 +735,9 @@ START_TEST(test_body_error_message)
         const char *m = body_error_message(all[i]);
         ck_assert_msg(m != NULL, "body_error_message(%s) is NULL", body_name(all[i]));
         ck_assert_msg(m[0] != '\0', "body_error_message(%s) is empty", body_name(all[i]));
+        /* The server pastes the message into a JSON string unescaped. */
+        ck_assert_msg(strpbrk(m, "\"\\") == NULL, "body_error_message(%s) needs JSON escaping: %s",
+                      body_name(all[i]), m);
         /* the errors are told apart */
         for (size_t j = 0; j < i; j++)
             ck_assert_msg(strcmp(m, body_error_message(all[j])) != 0,
