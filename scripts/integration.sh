@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the integration suite (tests/integration) against a fresh native
-# stack started here with the given server binary, then stops it.
+# Runs a pytest suite (SUITE, default tests/integration) against a fresh
+# native stack started here with the given server binary, then stops it.
+# API_ENV (see scripts/stack.sh) passes settings to both replicas.
 # For a sanitizer build, also fails if a replica logged any ASan, UBSan or
 # LeakSanitizer report (leaks are reported when the replicas exit on SIGTERM).
 #
@@ -23,12 +24,12 @@ flock 9
 cleanup() { "$repo/scripts/stack.sh" stop >/dev/null || true; }
 trap cleanup EXIT
 
-echo "integration: starting the stack with $(basename "$bin")"
+echo "integration: starting the stack with $(basename "$bin") for ${SUITE:-tests/integration}"
 API_BIN=$bin "$repo/scripts/stack.sh" start
 
 rc=0
 PGHOST=/run/rinha PGUSER=rinha PGDATABASE=rinha RINHA_URL=http://127.0.0.1:9999 \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider "$repo/tests/integration" "$@" || rc=$?
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider "$repo/${SUITE:-tests/integration}" "$@" || rc=$?
 
 "$repo/scripts/stack.sh" stop
 trap - EXIT

@@ -37,7 +37,15 @@ pg_bindir() {
     echo "$d"
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Running, and not a zombie: a killed replica stays a zombie until its
+# parent (init, once this script has exited) reaps it.
+alive() {
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
 pid_of() { [ -f "$VAR/$1.pid" ] && cat "$VAR/$1.pid" || true; }
 
 port_busy() { ss -Htln "sport = :$PORT" 2>/dev/null | grep -q .; }

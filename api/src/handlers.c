@@ -13,10 +13,12 @@
 #include "log.h"
 #include "request.h"
 
-typedef struct {
+struct api_handler {
     h2o_handler_t super;
     db_pool_t *pool;
-} api_handler_t;
+    int draining;
+    uint64_t last_request_at;
+};
 
 /* One per request that waits for the database. Allocated with malloc: it may
  * outlive the h2o request if the client goes away (then `req` is NULL). */
@@ -187,6 +189,9 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
 static int on_req(h2o_handler_t *h, h2o_req_t *req)
 {
     api_handler_t *self = (api_handler_t *)h;
+    self->last_request_at = h2o_now(req->conn->ctx->loop);
+    if (self->draining)
+        req->http1_is_persistent = 0;
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     route_t route = route_match(req->method.base, req->method.len, req->path.base, path_len);
 
@@ -209,10 +214,23 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
     return 0;
 }
 
-void handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool)
+api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     api_handler_t *handler = (api_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
     handler->super.on_req = on_req;
     handler->pool = pool;
+    handler->draining = 0;
+    handler->last_request_at = 0;
+    return handler;
+}
+
+void handlers_start_draining(api_handler_t *handler)
+{
+    handler->draining = 1;
+}
+
+uint64_t handlers_last_request_at(const api_handler_t *handler)
+{
+    return handler->last_request_at;
 }

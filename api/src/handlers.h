@@ -7,7 +7,16 @@
 
 #include "db.h"
 
+typedef struct api_handler api_handler_t;
+
 /* Registers the single handler that serves every path of `hostconf`. */
-void handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool);
+api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool);
+
+/* From now on every response asks the client to close its connection, so
+ * that nginx stops reusing its keep-alive connections to this replica. */
+void handlers_start_draining(api_handler_t *handler);
+
+/* Loop time (ms) at which the last request arrived. */
+uint64_t handlers_last_request_at(const api_handler_t *handler);
 
 #endif

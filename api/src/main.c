@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "db.h"
@@ -17,9 +18,10 @@
 /* Largest accepted request body; a valid one is under 100 bytes. Bigger
  * bodies get 413 from h2o without reaching the handler. */
 #define MAX_BODY_BYTES 16384
-/* After the last response is handed to h2o, how long to let it reach the
- * socket before exiting on SIGTERM. */
-#define DRAIN_FLUSH_MS 200
+/* On SIGTERM, the replica exits once nothing is pending and no request has
+ * arrived for this long: nginx may still send on its keep-alive connections
+ * for a moment, and each response now closes the connection it came on. */
+#define DRAIN_QUIET_MS 200
 
 /* Set by the signal handler, read by the loop: the only process-wide flag. */
 static volatile sig_atomic_t stop_requested = 0;
@@ -38,6 +40,7 @@ typedef struct {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     db_pool_t *pool;
+    api_handler_t *handler;
 } server_t;
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -83,7 +86,7 @@ static int server_start(server_t *srv)
 
     h2o_evloop_t *loop = h2o_evloop_create();
     srv->pool = db_pool_create(loop, &srv->cfg);
-    handlers_register(hostconf, srv->pool);
+    srv->handler = handlers_register(hostconf, srv->pool);
     h2o_context_init(&srv->ctx, loop, &srv->globalconf);
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->globalconf.hosts;
@@ -108,23 +111,47 @@ static void server_turn(server_t *srv, int32_t max_wait_ms)
     db_pool_dispatch(srv->pool);
 }
 
-/* SIGTERM: stop accepting, let in-flight requests finish (bounded by the
- * database deadline), give the responses a moment to be written, exit. */
+/* SIGTERM: stop accepting, close keep-alive connections as their next
+ * response goes out, let in-flight requests finish (bounded by the database
+ * deadline), then exit once the replica has been quiet for a moment. */
 static void server_drain(server_t *srv)
 {
     LOG_I("%s: draining %zu pending request(s)", srv->cfg.name, db_pool_pending(srv->pool));
     h2o_socket_read_stop(srv->listener);
     h2o_socket_close(srv->listener);
     listener_unlink(srv->cfg.listen);
+    handlers_start_draining(srv->handler);
 
-    uint64_t deadline = h2o_now(srv->ctx.loop) + srv->cfg.db_timeout_ms + 1000;
-    while (db_pool_pending(srv->pool) != 0 && h2o_now(srv->ctx.loop) < deadline)
+    h2o_loop_t *loop = srv->ctx.loop;
+    uint64_t deadline = h2o_now(loop) + srv->cfg.db_timeout_ms + 1000;
+    uint64_t quiet_since = h2o_now(loop);
+    while (h2o_now(loop) < deadline) {
+        uint64_t last = handlers_last_request_at(srv->handler);
+        if (last > quiet_since)
+            quiet_since = last;
+        if (db_pool_pending(srv->pool) == 0 && h2o_now(loop) - quiet_since >= DRAIN_QUIET_MS)
+            break;
         server_turn(srv, 10);
-    uint64_t flush_until = h2o_now(srv->ctx.loop) + DRAIN_FLUSH_MS;
-    while (h2o_now(srv->ctx.loop) < flush_until)
-        server_turn(srv, 10);
+    }
     db_pool_destroy(srv->pool);
     LOG_I("%s: stopped", srv->cfg.name);
+}
+
+/* Each keep-alive connection from nginx is a descriptor: take the hard
+ * limit rather than the usual soft 1024, so a burst of connections is not
+ * refused by the kernel. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        LOG_W("getrlimit: %s", strerror(errno));
+        return;
+    }
+    if (rl.rlim_cur == rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        LOG_W("setrlimit(RLIMIT_NOFILE): %s", strerror(errno));
 }
 
 int main(void)
@@ -133,6 +160,7 @@ int main(void)
     if (config_load(&srv.cfg) != 0)
         return 2;
     log_set_level((log_level_t)srv.cfg.log_level);
+    raise_fd_limit();
     if (install_signals() != 0) {
         LOG_E("sigaction: %s", strerror(errno));
         return 1;
