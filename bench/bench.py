@@ -1,0 +1,814 @@
+#!/usr/bin/python3
+"""The local benchmark and the k6 runner, on the native stack confined to the
+Rinha envelope (1.5 CPU / 550MB, split per service as in compose.yml).
+
+  bench/bench.py bench [--quick] [--no-confine] [--perf]
+      wrk with bench/mix.lua at a few concurrency levels, then the
+      database-only ceiling with pgbench; a table, and the run archived in
+      reports/runs/<UTC timestamp>-<short commit>/ (summary.json, report.html).
+  bench/bench.py k6 rinha|stress [k6 run args...]
+      the same confined stack under k6/rinha.js or k6/stress.js; the summary
+      of the script plus the machine, envelope and per-service CPU and memory.
+
+Every parameter of the mix and of the levels comes from k6/mix.json; the
+split of the envelope from compose.yml (services.*.deploy.resources.limits).
+Environment: API_BIN (server binary, as scripts/stack.sh), BENCH_OUT (runs
+folder, default reports/runs), BENCH_STACK_ENV (extra API_ENV for replicas).
+Exit status: 0 when every answer was expected and consistent (performance
+targets are reported, not enforced), 1 otherwise, 2 on a setup failure.
+"""
+import argparse
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VAR = os.path.join(REPO, "var")
+STACK = os.path.join(REPO, "scripts", "stack.sh")
+LOCK = "/tmp/rinha-stack.lock"
+URL = "http://127.0.0.1:9999"
+PGCONN = ["-h", "/run/rinha", "-U", "rinha", "-d", "rinha"]
+SERVICES = ["db", "api01", "api02", "nginx"]
+
+
+def say(*a):
+    print("bench:", *a, flush=True)
+
+
+def die(msg, code=2):
+    print("bench: error:", msg, file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def out(cmd):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True).stdout.strip()
+
+
+# --- configuration -------------------------------------------------------------
+
+
+def load_mix():
+    with open(os.path.join(REPO, "k6", "mix.json")) as f:
+        return json.load(f)
+
+
+def parse_memory_mb(v):
+    """compose memory ("380MB", "1g", "512m", bytes) -> MiB, as docker reads it."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*", str(v), re.I)
+    if not m:
+        raise ValueError("memory limit %r" % v)
+    n = float(m.group(1))
+    unit = (m.group(2) or "b").lower().rstrip("b").rstrip("i")
+    mult = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}[unit]
+    return n * mult
+
+
+def load_envelope():
+    """The per-service split from compose.yml: {svc: {cpus, memory_mb}}."""
+    path = os.path.join(REPO, "compose.yml")
+    try:
+        import yaml  # Debian's python3-yaml
+
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+    except ImportError:
+        die("python3-yaml is missing (apt-get install python3-yaml)")
+    services = {}
+    for name, svc in (doc.get("services") or {}).items():
+        lim = (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        if "cpus" in lim and "memory" in lim:
+            services[name] = {"cpus": float(lim["cpus"]), "memory_mb": round(parse_memory_mb(lim["memory"]), 1)}
+    missing = [s for s in SERVICES if s not in services]
+    if missing:
+        die("compose.yml has no deploy.resources.limits for %s" % ", ".join(missing))
+    return {
+        "cpus": round(sum(s["cpus"] for s in services.values()), 3),
+        "memory_mb": round(sum(s["memory_mb"] for s in services.values()), 1),
+        "services": services,
+    }
+
+
+def git_meta():
+    try:
+        commit = out(["git", "-C", REPO, "rev-parse", "--short=7", "HEAD"])
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown", None
+    # Dirty: uncommitted changes to what is measured (the server, database,
+    # proxy, stack and the load definitions), not to reports or docs.
+    paths = ["api", "db", "nginx", "compose.yml", "scripts/stack.sh", "k6", "bench"]
+    st = out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--"] + paths)
+    return commit, bool(st)
+
+
+def machine():
+    cpu_model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem_kb = int(f.readline().split()[1])
+    except OSError:
+        mem_kb = 0
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "memory_mb": mem_kb // 1024 or None,
+        "kernel": platform.release(),
+        "cpu_model": cpu_model,
+    }
+
+
+# --- cgroups --------------------------------------------------------------------
+
+
+class Cgroups:
+    """One cgroup per service under a parent holding the whole envelope,
+    created below this process's own cgroup (v1: in the cpu, cpuacct and
+    memory hierarchies; v2: in the unified hierarchy)."""
+
+    def __init__(self, envelope):
+        self.env = envelope
+        self.kind = None
+        self.dirs = {}  # controller -> parent dir (v1) / "unified" -> parent dir (v2)
+        self.peak = {s: 0 for s in SERVICES}
+        self.pss = {s: 0 for s in SERVICES}
+        self._stop = threading.Event()
+        self._sampler = None
+
+    @staticmethod
+    def _mounts():
+        with open("/proc/mounts") as f:
+            return [line.split() for line in f]
+
+    @staticmethod
+    def _own(controller):
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                hid, ctrls, path = line.rstrip("\n").split(":", 2)
+                if controller is None and hid == "0":
+                    return path
+                if controller is not None and controller in ctrls.split(","):
+                    return path
+        return "/"
+
+    def setup(self):
+        name = "rinha-bench-%d" % os.getpid()
+        mounts = self._mounts()
+        v2root = next((m[1] for m in mounts if m[2] == "cgroup2" and m[1] == "/sys/fs/cgroup"), None)
+        v1 = {}
+        for m in mounts:
+            if m[2] == "cgroup":
+                for opt in m[3].split(","):
+                    if opt in ("cpu", "cpuacct", "memory"):
+                        v1[opt] = m[1]
+        if all(c in v1 for c in ("cpu", "cpuacct", "memory")):
+            self.kind = "cgroup-v1"
+            for c in ("cpu", "cpuacct", "memory"):
+                base = os.path.join(v1[c] + self._own(c).rstrip("/"), name)
+                os.makedirs(base, exist_ok=True)
+                self.dirs[c] = base
+                for s in SERVICES:
+                    os.makedirs(os.path.join(base, s), exist_ok=True)
+            self._limit_v1(self.dirs["cpu"], self.dirs["memory"], self.env["cpus"], self.env["memory_mb"])
+            for s in SERVICES:
+                lim = self.env["services"][s]
+                self._limit_v1(os.path.join(self.dirs["cpu"], s), os.path.join(self.dirs["memory"], s), lim["cpus"], lim["memory_mb"])
+        elif v2root:
+            self.kind = "cgroup-v2"
+            # A v2 cgroup cannot both hold processes and delegate controllers,
+            # so the envelope hangs from the root (or this process's cgroup when
+            # that one is empty of other processes, e.g. in a container).
+            base = os.path.join(v2root, name)
+            os.makedirs(base, exist_ok=True)
+            self.dirs["unified"] = base
+            self._write(os.path.join(v2root, "cgroup.subtree_control"), "+cpu +memory")
+            self._write(os.path.join(base, "cgroup.subtree_control"), "+cpu +memory")
+            self._write(os.path.join(base, "cpu.max"), "%d 100000" % round(self.env["cpus"] * 100000))
+            self._write(os.path.join(base, "memory.max"), str(int(self.env["memory_mb"] * 2**20)))
+            for s in SERVICES:
+                d = os.path.join(base, s)
+                os.makedirs(d, exist_ok=True)
+                lim = self.env["services"][s]
+                self._write(os.path.join(d, "cpu.max"), "%d 100000" % round(lim["cpus"] * 100000))
+                self._write(os.path.join(d, "memory.max"), str(int(lim["memory_mb"] * 2**20)))
+                self._write(os.path.join(d, "memory.swap.max"), "0", required=False)
+        else:
+            raise OSError("no cgroup v1 (cpu, cpuacct, memory) nor v2 hierarchy found")
+
+    def _limit_v1(self, cpu_dir, mem_dir, cpus, memory_mb):
+        self._write(os.path.join(cpu_dir, "cpu.cfs_period_us"), "100000")
+        self._write(os.path.join(cpu_dir, "cpu.cfs_quota_us"), str(round(cpus * 100000)))
+        self._write(os.path.join(mem_dir, "memory.limit_in_bytes"), str(int(memory_mb * 2**20)))
+        # Charges follow a moved process (deprecated on recent kernels: best effort).
+        self._write(os.path.join(mem_dir, "memory.move_charge_at_immigrate"), "3", required=False)
+
+    @staticmethod
+    def _write(path, value, required=True):
+        try:
+            with open(path, "w") as f:
+                f.write(value)
+        except OSError:
+            if required:
+                raise
+
+    @staticmethod
+    def _read(path):
+        with open(path) as f:
+            return f.read()
+
+    def move(self, svc, pid):
+        paths = [os.path.join(d, svc, "cgroup.procs") for d in self.dirs.values()]
+        for p in paths:
+            self._write(p, str(pid))
+
+    def _svc_dir(self, c, s):
+        return os.path.join(self.dirs[c], s)
+
+    def pids(self, svc):
+        key = "cpu" if self.kind == "cgroup-v1" else "unified"
+        try:
+            return [int(x) for x in self._read(os.path.join(self._svc_dir(key, svc), "cgroup.procs")).split()]
+        except OSError:
+            return []
+
+    def cpu_ns(self, s):
+        if self.kind == "cgroup-v1":
+            return int(self._read(os.path.join(self._svc_dir("cpuacct", s), "cpuacct.usage")))
+        for line in self._read(os.path.join(self._svc_dir("unified", s), "cpu.stat")).splitlines():
+            k, v = line.split()
+            if k == "usage_usec":
+                return int(v) * 1000
+        return 0
+
+    def throttled_ns(self, s):
+        if self.kind == "cgroup-v1":
+            path, key, mult = os.path.join(self._svc_dir("cpu", s), "cpu.stat"), "throttled_time", 1
+        else:
+            path, key, mult = os.path.join(self._svc_dir("unified", s), "cpu.stat"), "throttled_usec", 1000
+        try:
+            for line in self._read(path).splitlines():
+                k, v = line.split()
+                if k == key:
+                    return int(v) * mult
+        except OSError:
+            pass
+        return 0
+
+    def mem_now(self, s):
+        if self.kind == "cgroup-v1":
+            return int(self._read(os.path.join(self._svc_dir("memory", s), "memory.usage_in_bytes")))
+        return int(self._read(os.path.join(self._svc_dir("unified", s), "memory.current")))
+
+    def _kernel_peak(self, s):
+        try:
+            if self.kind == "cgroup-v1":
+                return int(self._read(os.path.join(self._svc_dir("memory", s), "memory.max_usage_in_bytes")))
+            return int(self._read(os.path.join(self._svc_dir("unified", s), "memory.peak")))
+        except (OSError, ValueError):
+            return 0
+
+    def pss_now(self, s):
+        """The proportional set size of the service's processes (shared
+        memory split among its users): what the processes hold, wherever it
+        was charged."""
+        total = 0
+        for pid in self.pids(s):
+            try:
+                with open("/proc/%d/smaps_rollup" % pid) as f:
+                    for line in f:
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                            break
+            except (OSError, ValueError):
+                pass
+        return total
+
+    def _sample(self):
+        n = 0
+        while not self._stop.wait(0.1):
+            n += 1
+            for s in SERVICES:
+                try:
+                    self.peak[s] = max(self.peak[s], self.mem_now(s))
+                    if n % 5 == 0:
+                        self.pss[s] = max(self.pss[s], self.pss_now(s))
+                except (OSError, ValueError):
+                    pass
+
+    def start_window(self):
+        """Starts measuring a window: CPU counters and the memory peak."""
+        self.peak = {s: 0 for s in SERVICES}
+        self.pss = {s: self.pss_now(s) for s in SERVICES}
+        for s in SERVICES:
+            if self.kind == "cgroup-v1":
+                self._write(os.path.join(self._svc_dir("memory", s), "memory.max_usage_in_bytes"), "0", required=False)
+            self.peak[s] = self.mem_now(s)
+        self._stop.clear()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return {s: (self.cpu_ns(s), self.throttled_ns(s)) for s in SERVICES}
+
+    def end_window(self, start):
+        self._stop.set()
+        self._sampler.join()
+        res = {}
+        for s in SERVICES:
+            peak = max(self.peak[s], self.mem_now(s))
+            if self.kind == "cgroup-v1":
+                peak = max(peak, self._kernel_peak(s))
+            res[s] = {
+                "cpu_s": round((self.cpu_ns(s) - start[s][0]) / 1e9, 3),
+                "throttled_s": round((self.throttled_ns(s) - start[s][1]) / 1e9, 3),
+                "mem_peak_mb": round(peak / 2**20, 1),
+                "pss_peak_mb": round(max(self.pss[s], self.pss_now(s)) / 2**20, 1),
+            }
+        return res
+
+    def verify(self):
+        """Every process of the stack is where it should be."""
+        return {s: len(self.pids(s)) for s in SERVICES}
+
+    def teardown(self):
+        for c, base in self.dirs.items():
+            parent = os.path.dirname(base)
+            for s in SERVICES + [""]:
+                d = os.path.join(base, s) if s else base
+                if not os.path.isdir(d):
+                    continue
+                # Anything still inside goes back to where we came from.
+                try:
+                    for pid in self._read(os.path.join(d, "cgroup.procs")).split():
+                        self._write(os.path.join(parent, "cgroup.procs"), pid, required=False)
+                except OSError:
+                    pass
+                for _ in range(50):
+                    try:
+                        os.rmdir(d)
+                        break
+                    except FileNotFoundError:
+                        break
+                    except OSError:
+                        time.sleep(0.1)
+                else:
+                    say("could not remove cgroup %s" % d)
+        self.dirs = {}
+
+
+def children(ppid):
+    kids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                stat = f.read()
+            if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+                kids.append(int(p))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def read_pid(path, first_line=True):
+    with open(path) as f:
+        return int(f.readline().strip())
+
+
+# --- the stack ----------------------------------------------------------------
+
+
+class Stack:
+    def __init__(self, confine, envelope):
+        self.cg = Cgroups(envelope) if confine else None
+        self.enforced = "none"
+        self.up = False
+
+    def start(self):
+        env = dict(os.environ)
+        extra = os.environ.get("BENCH_STACK_ENV")
+        if extra:
+            env["API_ENV"] = (env.get("API_ENV", "") + " " + extra).strip()
+        run([STACK, "start"], env=env)
+        self.up = True
+        if self.cg is None:
+            return
+        self.cg.setup()
+        self.enforced = self.cg.kind
+        # The postmaster first, so that every backend forked from now on is
+        # born inside; then the backends that already exist (the replicas'
+        # connections, the background workers).
+        pm = read_pid(os.path.join(VAR, "pgdata", "postmaster.pid"))
+        self.cg.move("db", pm)
+        for _ in range(2):
+            for k in children(pm):
+                self.cg.move("db", k)
+        for svc in ("api01", "api02"):
+            self.cg.move(svc, read_pid(os.path.join(VAR, svc + ".pid")))
+        ng = read_pid(os.path.join(VAR, "nginx.pid"))
+        self.cg.move("nginx", ng)
+        for k in children(ng):
+            self.cg.move("nginx", k)
+        counts = self.cg.verify()
+        say("confined (%s): %s" % (self.enforced, ", ".join("%s %d procs" % kv for kv in counts.items())))
+        if counts["db"] < 2 or counts["api01"] < 1 or counts["api02"] < 1 or counts["nginx"] < 2:
+            raise RuntimeError("some stack processes are not in their cgroups: %s" % counts)
+
+    def window(self):
+        return self.cg.start_window() if self.cg else None
+
+    def measure(self, start):
+        return self.cg.end_window(start) if self.cg else None
+
+    def stop(self):
+        if self.up:
+            subprocess.run([STACK, "stop"], check=False)
+            self.up = False
+        if self.cg:
+            self.cg.teardown()
+
+
+# --- wrk ------------------------------------------------------------------------
+
+
+def wrk_args(mix):
+    clients = ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"])
+    r = mix["load"]["rates"]
+    return [
+        "clients=" + clients,
+        "weights=%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]),
+        "valor=%d,%d" % (mix["valor"]["min"], mix["valor"]["max"]),
+        "dlen=%d" % mix["descricao"]["length"],
+        "alphabet=" + mix["descricao"]["alphabet"],
+    ]
+
+
+def run_wrk(mix, conns, seconds, threads):
+    threads = min(threads, conns)
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "2s",
+           "-s", os.path.join(REPO, "bench", "mix.lua"), URL, "--"] + wrk_args(mix)
+    p = subprocess.run(cmd, text=True, capture_output=True, timeout=seconds + 30)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if p.returncode != 0 or line is None:
+        raise RuntimeError("wrk failed (%d): %s %s" % (p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+    return json.loads(line[len("BENCH_RESULT "):])
+
+
+def wrk_version():
+    p = subprocess.run(["wrk", "-v"], text=True, capture_output=True)
+    m = re.search(r"wrk\s+(\S+)", p.stdout + p.stderr)
+    return m.group(1) if m else None
+
+
+def level_entry(name, conns, seconds, reps, services):
+    """One schema level from the repetitions of a level: medians of rates and
+    latencies, sums of counts."""
+    status = {}
+    for r in reps:
+        for k, v in r["status"].items():
+            status[k] = status.get(k, 0) + v
+    sock = sum(r["errors"]["connect"] + r["errors"]["read"] + r["errors"]["write"] + r["errors"]["timeout"] for r in reps)
+    unexpected = sum(v for k, v in status.items() if k not in ("200", "422"))
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    return {
+        "name": name,
+        "connections": conns,
+        "rate": None,
+        "duration_s": seconds * len(reps),
+        "requests": sum(r["requests"] for r in reps),
+        "rps": round(med([r["requests"] / (r["duration_us"] / 1e6) for r in reps]), 1),
+        "latency_ms": {k: round(med([r["latency_us"][k] for r in reps]) / 1000, 3) for k in ("p50", "p90", "p99", "max")},
+        "status": dict(sorted(status.items())),
+        "errors": unexpected + sock + sum(r["malformed"] for r in reps),
+        "inconsistencies": sum(r["inconsistencies"] for r in reps),
+        "services": services,
+        "socket_errors": sock,
+        "repeats": [
+            {
+                "rps": round(r["requests"] / (r["duration_us"] / 1e6), 1),
+                "latency_ms": {k: round(r["latency_us"][k] / 1000, 3) for k in ("p50", "p90", "p99", "max")},
+            }
+            for r in reps
+        ],
+    }
+
+
+# --- pgbench ------------------------------------------------------------------------
+
+
+def pgbench_script(variant, mix):
+    """A pgbench script: `calls` transacao calls, client ids ascending (as the
+    API sends a round trip's writes), random valor, debits : credits as in
+    the mix; one transaction (BEGIN..COMMIT), one pipeline (one Sync, the
+    API's way), or a single call."""
+    n = variant["calls"]
+    r = mix["load"]["rates"]
+    deb, tot = r["debitos"], r["debitos"] + r["creditos"]
+    ids = [c["id"] for c in mix["clients"]]
+    order = sorted(ids[i % len(ids)] for i in range(n)) if n > 1 else None
+    lines = []
+    for i in range(n):
+        lines.append("\\set v%d random(%d, %d)" % (i, mix["valor"]["min"], mix["valor"]["max"]))
+        lines.append("\\set k%d random(1, %d)" % (i, tot))
+    if order is None:
+        lines.append("\\set c0 random(%d, %d)" % (min(ids), max(ids)))
+    calls = []
+    for i in range(n):
+        cid = ":c0" if order is None else str(order[i])
+        calls.append("SELECT * FROM transacao(%s, :v%d, (CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)::char, 'pgbench%02d');"
+                     % (cid, i, i, deb, i % 100))
+    if variant["mode"] == "pipeline":
+        lines += ["\\startpipeline"] + calls + ["\\endpipeline"]
+    elif n > 1:
+        lines += ["BEGIN;"] + calls + ["COMMIT;"]
+    else:
+        lines += calls
+    return "\n".join(lines) + "\n"
+
+
+def run_pgbench(variant, mix, seconds, tmp):
+    path = os.path.join(tmp, "%s.sql" % variant["name"])
+    with open(path, "w") as f:
+        f.write(pgbench_script(variant, mix))
+    c = variant["clients"]
+    cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", str(c), "-T", str(seconds), "-f", path] + PGCONN
+    p = subprocess.run(cmd, text=True, capture_output=True, timeout=seconds + 60)
+    m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", p.stdout)
+    if p.returncode != 0 or not m:
+        raise RuntimeError("pgbench %s failed: %s %s" % (variant["name"], p.stdout[-1500:], p.stderr[-1500:]))
+    fail = re.search(r"number of failed transactions: (\d+)", p.stdout)
+    tps = float(m.group(1))
+    return {"tps": round(tps, 1), "calls_per_s": round(tps * variant["calls"], 1),
+            "failed": int(fail.group(1)) if fail else 0}
+
+
+# --- runs ------------------------------------------------------------------------
+
+
+def run_dir(date, commit):
+    base = os.environ.get("BENCH_OUT") or os.path.join(REPO, "reports", "runs")
+    d = os.path.join(base, "%s-%s" % (date.strftime("%Y%m%dT%H%M%SZ"), commit))
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def render(d):
+    subprocess.run([sys.executable, os.path.join(REPO, "reports", "tools", "report.py"), os.path.join(d, "summary.json")], check=False)
+
+
+def write_summary(d, s):
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(s, f, indent=2)
+        f.write("\n")
+    render(d)
+
+
+def table(s):
+    lines = []
+    hdr = "%-6s %6s %8s %9s %8s %8s %8s %8s %7s %7s  %s" % (
+        "level", "conns", "reqs", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "incons", "cpu s db/api01/api02/nginx  (peak MB)")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for lv in s["levels"]:
+        sv = lv.get("services") or {}
+        cpu = "/".join("%.1f" % sv[x]["cpu_s"] for x in SERVICES) if sv else "-"
+        mem = "/".join("%.0f" % sv[x]["mem_peak_mb"] for x in SERVICES) if sv else "-"
+        L = lv["latency_ms"]
+        lines.append("%-6s %6s %8d %9.0f %8.2f %8.2f %8.2f %8.1f %7d %7d  %s  (%s)" % (
+            lv["name"], lv["connections"], lv["requests"], lv["rps"], L["p50"], L["p90"], L["p99"], L["max"],
+            lv["errors"], lv["inconsistencies"], cpu, mem))
+    c = s.get("db_ceiling")
+    if c:
+        lines.append("")
+        lines.append("database-only ceiling (pgbench, transacao calls/s): " + ", ".join(
+            "%s %.0f" % (v["name"], v["calls_per_s"]) for v in c.get("variants", [])))
+        lines.append("ceiling: %.0f calls/s (%s); best end-to-end %.0f req/s = %.0f%% of it" % (
+            c["tps"], c["variant"], s.get("best_rps") or 0, 100 * (s.get("ceiling_fraction") or 0)))
+    lines.append("")
+    for ch in s["thresholds"]["checks"]:
+        lines.append("%-6s %s (value %s, limit %s)" % ("ok" if ch["passed"] else "MISS", ch["name"], ch["value"], ch["limit"]))
+    return "\n".join(lines)
+
+
+def cmd_bench(a):
+    mix = load_mix()
+    cfg = mix["bench"]["quick" if a.quick else "default"]
+    envelope = load_envelope()
+    for tool in ("wrk", "pgbench"):
+        if not shutil.which(tool):
+            die("%s not found (make bench installs it: apt-get install %s)" % (tool, {"wrk": "wrk", "pgbench": "postgresql-client-15"}[tool]))
+    commit, dirty = git_meta()
+    date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    stack = Stack(not a.no_confine, envelope)
+    levels, ceiling, perf_note = [], None, None
+    t0 = time.time()
+    try:
+        stack.start()
+        say("warm-up: %d s at 64 connections" % cfg["warmup_s"])
+        run_wrk(mix, 64, cfg["warmup_s"], cfg["threads"])
+        for conns in cfg["levels"]:
+            reps = []
+            w = stack.window()
+            for i in range(cfg["repeats"]):
+                perf = None
+                if a.perf and i == 0 and conns == 64:
+                    perf = start_perf(stack, cfg["level_s"])
+                reps.append(run_wrk(mix, conns, cfg["level_s"], cfg["threads"]))
+                if perf:
+                    perf_note = finish_perf(perf)
+                r = reps[-1]
+                say("c%-4d run %d: %8.0f req/s  p99 %.2f ms  status %s  incons %d" % (
+                    conns, i + 1, r["requests"] / (r["duration_us"] / 1e6), r["latency_us"]["p99"] / 1000, r["status"], r["inconsistencies"]))
+            levels.append(level_entry("c%d" % conns, conns, cfg["level_s"], reps, stack.measure(w)))
+        variants = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for v in cfg["pgbench"]:
+                res = []
+                for _ in range(cfg["pgbench_repeats"]):
+                    w = stack.window()
+                    r = run_pgbench(v, mix, cfg["pgbench_s"], tmp)
+                    r["services"] = stack.measure(w)
+                    res.append(r)
+                best = dict(res[0])
+                best["calls_per_s"] = statistics.median([x["calls_per_s"] for x in res])
+                best["tps"] = statistics.median([x["tps"] for x in res])
+                variants.append(dict(v, **best, duration_s=cfg["pgbench_s"]))
+                say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
+                    v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
+        top = max(variants, key=lambda x: x["calls_per_s"])
+        ceiling = {"tool": "pgbench", "tps": top["calls_per_s"], "clients": top["clients"], "duration_s": cfg["pgbench_s"],
+                   "variant": top["name"], "unit": "transacao calls/s", "variants": variants}
+    except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        stack.stop()
+        die(str(e))
+    finally:
+        stack.stop()
+    say("measured in %.0f s" % (time.time() - t0))
+
+    t = mix["targets"]
+    ok_levels = [lv for lv in levels if lv["latency_ms"]["p99"] < t["p99_ms"]]
+    best = max(ok_levels, key=lambda lv: lv["rps"]) if ok_levels else None
+    best_any = max(levels, key=lambda lv: lv["rps"])
+    incons = sum(lv["inconsistencies"] for lv in levels)
+    errors = sum(lv["errors"] for lv in levels)
+    frac = best_any["rps"] / ceiling["tps"] if ceiling and ceiling["tps"] else None
+    checks = [
+        {"name": "req/s >= %d with p99 < %g ms (best such level)" % (t["rps"], t["p99_ms"]),
+         "passed": bool(best and best["rps"] >= t["rps"]), "value": best["rps"] if best else None, "limit": t["rps"]},
+        {"name": "inconsistencies == 0", "passed": incons == 0, "value": incons, "limit": 0},
+        {"name": "unexpected answers and socket errors == 0", "passed": errors == 0, "value": errors, "limit": 0},
+        {"name": "end-to-end >= %d%% of the database-only ceiling" % round(t["ceiling_fraction"] * 100),
+         "passed": bool(frac is not None and frac >= t["ceiling_fraction"]), "value": round(frac, 3) if frac else None,
+         "limit": t["ceiling_fraction"]},
+    ]
+    s = {
+        "schema": 1,
+        "tool": "wrk",
+        "tool_version": wrk_version(),
+        "scenario": "bench-mix",
+        "commit": commit,
+        "dirty": dirty,
+        "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "envelope": dict(envelope, enforced=stack.enforced),
+        "levels": levels,
+        "db_ceiling": ceiling,
+        "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
+        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level (medians of rates and "
+                  "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
+                  "transacao calls/s; the end-to-end figure also contains the ~3%% statements.%s") % (
+            " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"],
+            (" " + perf_note) if perf_note else ""),
+        "mode": "quick" if a.quick else "default",
+        "best_rps": best_any["rps"],
+        "ceiling_fraction": round(frac, 3) if frac else None,
+    }
+    d = run_dir(date, commit)
+    write_summary(d, s)
+    print()
+    print(table(s))
+    print()
+    say("archived in %s" % os.path.relpath(d, REPO))
+    return 0 if incons == 0 and errors == 0 else 1
+
+
+# --- perf (optional) ----------------------------------------------------------------
+
+
+def start_perf(stack, seconds):
+    if not shutil.which("perf"):
+        return None
+    f = tempfile.NamedTemporaryFile(prefix="rinha-perf-", suffix=".data", delete=False)
+    f.close()
+    p = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o", f.name, "--", "sleep", str(seconds)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return (p, f.name)
+
+
+def finish_perf(perf):
+    p, path = perf
+    p.wait()
+    r = subprocess.run(["perf", "report", "-i", path, "--no-children", "--sort", "comm,dso", "--stdio", "-g", "none",
+                        "--percent-limit", "2"], text=True, capture_output=True)
+    keep = [ln.strip() for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")][:12]
+    with open(os.path.join(VAR, "log", "perf-report.txt"), "w") as f:
+        f.write(r.stdout)
+    os.unlink(path)
+    return "perf (c64, whole machine, comm/dso over 2%): " + "; ".join(re.sub(r"\s+", " ", k) for k in keep)
+
+
+# --- k6 -----------------------------------------------------------------------------------
+
+
+K6_HELP = """k6 is not installed (it is not packaged by Debian nor npm).
+Get it from Grafana: https://grafana.com/docs/k6/latest/set-up/install-k6/
+  - Debian/Ubuntu: add the repository https://dl.k6.io/deb (key: https://dl.k6.io/key.gpg), then apt-get install k6
+  - or a static binary: https://github.com/grafana/k6/releases (k6-vX.Y.Z-linux-amd64.tar.gz), put k6 on the PATH
+Then: make stress (or bench/bench.py k6 rinha for the official scenario)."""
+
+
+def cmd_k6(a):
+    k6 = shutil.which("k6")
+    if not k6:
+        print(K6_HELP, file=sys.stderr)
+        return 2
+    envelope = load_envelope()
+    commit, dirty = git_meta()
+    date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    version = out([k6, "version"]).split()[1] if out([k6, "version"]) else None
+    d = run_dir(date, commit)
+    env = dict(os.environ, BASE_URL=URL, SUMMARY_PATH=os.path.join(d, "summary.json"), K6_VERSION=version or "",
+               RUN_COMMIT=commit, RUN_DIRTY="true" if dirty else "false", RUN_DATE=date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               K6_WEB_DASHBOARD="true", K6_WEB_DASHBOARD_EXPORT=os.path.join(d, "k6-dashboard.html"),
+               K6_WEB_DASHBOARD_OPEN="false", K6_WEB_DASHBOARD_PORT=os.environ.get("K6_WEB_DASHBOARD_PORT", "-1"))
+    stack = Stack(not a.no_confine, envelope)
+    rc = 0
+    try:
+        stack.start()
+        w = stack.window()
+        t0 = time.time()
+        rc = subprocess.run([k6, "run"] + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env).returncode
+        services = stack.measure(w)
+        wall = time.time() - t0
+    finally:
+        stack.stop()
+    path = os.path.join(d, "summary.json")
+    if not os.path.exists(path):
+        die("k6 wrote no summary (exit %d)" % rc, 1)
+    with open(path) as f:
+        s = json.load(f)
+    s["tool_version"] = s.get("tool_version") or version
+    s["machine"] = machine()
+    s["envelope"] = dict(envelope, enforced=stack.enforced)
+    if s.get("levels"):
+        s["levels"][0]["services"] = services
+        s["levels"][0]["services_window_s"] = round(wall, 1)
+    write_summary(d, s)
+    say("archived in %s (k6 exit %d)" % (os.path.relpath(d, REPO), rc))
+    return rc
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench", help="wrk levels + pgbench ceiling")
+    b.add_argument("--quick", action="store_true", help="the ~20 s CI variant")
+    b.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
+    b.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
+    k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
+    k.add_argument("script", choices=["rinha", "stress"])
+    k.add_argument("--no-confine", action="store_true")
+    k.add_argument("k6_args", nargs=argparse.REMAINDER, help="extra arguments for k6 run")
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        die("run as root (the stack runs PostgreSQL as postgres; cgroups need root)")
+    # One stack at a time on this machine (fixed :9999 and /run/rinha).
+    lock = open(LOCK, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say("waiting for another stack user (%s)" % LOCK)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.exit(cmd_bench(a) if a.cmd == "bench" else cmd_k6(a))
+
+
+if __name__ == "__main__":
+    main()

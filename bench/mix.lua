@@ -1,0 +1,140 @@
+-- wrk script: the official load mix (debits : credits : statements as in
+-- k6/mix.json, 220 : 110 : 10), random client, valor and descricao, and a
+-- check of every answer. bench/bench.py passes the mix from k6/mix.json:
+--
+--   wrk -t2 -c64 -d10s -s bench/mix.lua http://127.0.0.1:9999 -- \
+--       clients=1:100000,2:80000,3:1000000,4:10000000,5:500000 \
+--       weights=220,110,10 valor=1,10000 dlen=10 alphabet=abc...
+--
+-- Checks: every status must be 200 or 422 (wrk cannot tell which request an
+-- answer belongs to, so 422 is accepted for any kind; the k6 scenarios check
+-- the status set per kind), a 200 must carry a well-formed body whose limite
+-- is one of the clients' and whose saldo (or statement total) is >= -limite.
+-- At the end one line "BENCH_RESULT {json}" gives the counts and latencies.
+
+local clients, limits = {}, {}
+local w_deb, w_cre, w_ext, w_total = 220, 110, 10, 340
+local vmin, vmax, dlen = 1, 10000, 10
+local alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+local headers = { ["Content-Type"] = "application/json", ["User-Agent"] = "Agente do Caos - 2024/Q1" }
+
+-- Per-thread counters, read by done() through thread:get.
+status_counts = {}
+inconsistent = 0
+malformed = 0
+sent = { d = 0, c = 0, e = 0 }
+
+local threads = {}
+
+local function split(s, sep)
+  local out = {}
+  for part in string.gmatch(s, "([^" .. sep .. "]+)") do out[#out + 1] = part end
+  return out
+end
+
+local function parse_args(args)
+  for _, a in ipairs(args or {}) do
+    local k, v = a:match("^([%w_]+)=(.*)$")
+    if k == "clients" then
+      clients, limits = {}, {}
+      for _, pair in ipairs(split(v, ",")) do
+        local id, lim = pair:match("^(%d+):(%d+)$")
+        clients[#clients + 1] = { id = tonumber(id), limite = tonumber(lim) }
+        limits[tonumber(lim)] = true
+      end
+    elseif k == "weights" then
+      local w = split(v, ",")
+      w_deb, w_cre, w_ext = tonumber(w[1]), tonumber(w[2]), tonumber(w[3])
+      w_total = w_deb + w_cre + w_ext
+    elseif k == "valor" then
+      local r = split(v, ",")
+      vmin, vmax = tonumber(r[1]), tonumber(r[2])
+    elseif k == "dlen" then
+      dlen = tonumber(v)
+    elseif k == "alphabet" then
+      alphabet = v
+    elseif k ~= nil then
+      error("mix.lua: unknown argument " .. a)
+    end
+  end
+  if #clients == 0 then
+    for _, c in ipairs({ { 1, 100000 }, { 2, 80000 }, { 3, 1000000 }, { 4, 10000000 }, { 5, 500000 } }) do
+      clients[#clients + 1] = { id = c[1], limite = c[2] }
+      limits[c[2]] = true
+    end
+  end
+end
+
+function setup(thread)
+  thread:set("thread_no", #threads + 1)
+  threads[#threads + 1] = thread
+end
+
+function init(args)
+  parse_args(args)
+  -- A different sequence per thread and per run.
+  math.randomseed(os.time() * 1000 + (thread_no or 0) * 7919 + math.floor(os.clock() * 1e6))
+end
+
+local function descricao()
+  local t = {}
+  local n = #alphabet
+  for i = 1, dlen do
+    local j = math.random(n)
+    t[i] = alphabet:sub(j, j)
+  end
+  return table.concat(t)
+end
+
+function request()
+  local c = clients[math.random(#clients)]
+  local r = math.random(w_total)
+  if r <= w_deb + w_cre then
+    local tipo = (r <= w_deb) and "d" or "c"
+    sent[tipo] = sent[tipo] + 1
+    local body = string.format('{"valor":%d,"tipo":"%s","descricao":"%s"}', math.random(vmin, vmax), tipo, descricao())
+    return wrk.format("POST", "/clientes/" .. c.id .. "/transacoes", headers, body)
+  end
+  sent.e = sent.e + 1
+  return wrk.format("GET", "/clientes/" .. c.id .. "/extrato", headers)
+end
+
+function response(status, hdrs, body)
+  status_counts[status] = (status_counts[status] or 0) + 1
+  if status ~= 200 then return end
+  local limite = tonumber(body:match('"limite"%s*:%s*(-?%d+)'))
+  local total = tonumber(body:match('"total"%s*:%s*(-?%d+)'))
+  local saldo = total
+  if total == nil then saldo = tonumber(body:match('"saldo"%s*:%s*(-?%d+)')) end
+  if limite == nil or saldo == nil then
+    malformed = malformed + 1
+  elseif not limits[limite] or saldo < -limite then
+    inconsistent = inconsistent + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local st, inc, bad = {}, 0, 0
+  local snt = { d = 0, c = 0, e = 0 }
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("status_counts")) do
+      st[code] = (st[code] or 0) + n
+    end
+    inc = inc + t:get("inconsistent")
+    bad = bad + t:get("malformed")
+    local s = t:get("sent")
+    for k, v in pairs(s) do snt[k] = snt[k] + v end
+  end
+  local parts = {}
+  for code, n in pairs(st) do parts[#parts + 1] = string.format('"%d":%d', code, n) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"duration_us":%d,"requests":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f},' ..
+    '"status":{%s},"inconsistencies":%d,"malformed":%d,"sent":{"d":%d,"c":%d,"e":%d}}\n',
+    summary.duration, summary.requests, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
+    table.concat(parts, ","), inc, bad, snt.d, snt.c, snt.e))
+end

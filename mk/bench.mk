@@ -1,0 +1,37 @@
+# Load scenarios and the benchmark (issue 4): k6/, bench/, reports/tools/report.py.
+# Every run is archived in reports/runs/<UTC timestamp>-<short commit>/.
+.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps
+
+BENCH := /usr/bin/python3 bench/bench.py
+
+# wrk, node and python3-yaml are not in scripts/deps.sh (yet): install them
+# here, only when missing (apt-get update first). pgbench is in postgresql-client-15.
+bench-deps:
+	@missing=""; \
+	for p in wrk nodejs python3-yaml postgresql-client-15; do \
+	  [ "$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-deps: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+bench: bench-deps all ## benchmark inside the envelope (cgroups): wrk levels + pgbench ceiling, ~3 min; archived in reports/runs/
+	$(BENCH) bench
+
+bench-quick: bench-deps all ## the ~20 s variant of make bench (CI)
+	$(BENCH) bench --quick
+
+stress: bench-deps all ## k6/stress.js against the confined stack (needs k6 on the PATH)
+	$(BENCH) k6 stress
+
+k6-rinha: bench-deps all ## k6/rinha.js, the official test, against the confined stack (needs k6; TIME_SCALE=0.1 for a short run)
+	$(BENCH) k6 rinha
+
+k6-check: bench-deps ## check the k6 scripts without k6: syntax, helper unit tests, scripts driven on a fake server
+	@for f in k6/*.js k6/test/*.mjs k6/test/stubs/*.mjs; do node --check $$f || exit 1; done
+	node --import ./k6/test/register.mjs --test k6/test/lib.test.mjs k6/test/scripts.test.mjs
+	/usr/bin/python3 bench/test_bench.py
+
+TEST_EXTRA += k6-check
