@@ -470,11 +470,13 @@ def charts(runs):
                     lambda r: num((r.peak.get("latency_ms") or {}).get("p99")) if r.peak else None)
         out.append("""<section class="group" aria-labelledby="h-%(slug)s" data-scenario="%(sc)s" data-tool="%(tool)s">
 <h3 id="h-%(slug)s">%(sc)s <span class="muted">with %(tool)s</span></h3>
-<p class="small">%(desc)s. %(n)d run%(s)s from %(d0)s to %(d1)s. Envelope%(es)s: %(envs)s. Each point is the run's peak level (its highest req/s).
+<p class="small">%(desc)s. %(n)d run%(s)s %(span)s. Envelope%(es)s: %(envs)s. Each point is the run's peak level (its highest req/s).
 <span class="legend"><span class="lc" aria-hidden="true"></span>thresholds passed or not evaluated, <span class="lf" aria-hidden="true"></span>thresholds failed.</span></p>
 <div class="pair">%(rps)s%(p99)s</div>
 </section>""" % dict(slug=esc(slug), sc=esc(scenario), tool=esc(tool), desc=esc(SCENARIO_TEXT.get(scenario, "scenario " + scenario)),
-                     n=len(rs), s="" if len(rs) == 1 else "s", d0=esc(fmt_date(rs[0].date)), d1=esc(fmt_date(rs[-1].date)),
+                     n=len(rs), s="" if len(rs) == 1 else "s", span=esc(
+                         "on %s" % fmt_date(rs[0].date) if len(rs) == 1 else
+                         "from %s to %s" % (fmt_date(rs[0].date), fmt_date(rs[-1].date))),
                      es="" if len(envs) == 1 else "s (vary by run)", envs=esc("; ".join(envs)), rps=rps, p99=p99))
     return "\n".join(out)
 
@@ -577,7 +579,8 @@ document.querySelectorAll('figure.chart').forEach(function (fig) {
 
 def page(runs, skipped, page_dir, runs_dir):
     n = len(runs)
-    span = ("from %s to %s" % (fmt_date(runs[0].date), fmt_date(runs[-1].date))) if runs else ""
+    span = ("from %s to %s" % (fmt_date(runs[0].date), fmt_date(runs[-1].date))) if n > 1 else (
+        "on %s" % fmt_date(runs[0].date) if runs else "")
     notice = ""
     if skipped:
         notice = ('<div class="notice" id="skipped"><p>%d archived folder%s skipped (not shown anywhere on this page):</p>'
@@ -598,7 +601,7 @@ def page(runs, skipped, page_dir, runs_dir):
 <a class="skip" href="#runs">Skip to the table of runs</a>
 <header>
 <h1>crébitos in C: load test reports</h1>
-<p>Every archived load run of this Rinha de Backend 2024/Q1 backend (nginx, two C replicas, PostgreSQL, 1.5 CPU / 550 MB in all).
+<p>Every archived load run of this Rinha de Backend 2024/Q1 backend (nginx, two C replicas, PostgreSQL; the Rinha allows 1.5 CPU / 550 MB in all).
 <span id="count" data-runs="%(n)d">%(n)d run%(s)s</span> %(span)s, read from <code>%(rel)s/*/summary.json</code>.
 Every figure carries its date, commit, tool and envelope; a dash means not measured. Nothing here is estimated.</p>
 </header>
