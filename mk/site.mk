@@ -5,7 +5,7 @@ SITE_PYTHON ?= /usr/bin/python3
 SITE_RUNS   ?= reports/runs
 SITE_OUT    ?= reports/index.html
 
-.PHONY: site test-site workflows-check
+.PHONY: site test-site workflows-check site-screenshot
 
 site: ## build the reports site (reports/index.html) from reports/runs/*/summary.json
 	$(SITE_PYTHON) reports/tools/site.py --runs $(SITE_RUNS) --out $(SITE_OUT)
@@ -17,3 +17,6 @@ workflows-check: ## check .github/workflows: valid YAML, make targets and paths 
 	tests/site/workflows_check.sh
 
 TEST_EXTRA += test-site workflows-check
+
+site-screenshot: site ## rebuild the site and screenshot it into docs/site.png (the README's picture)
+	$(SITE_PYTHON) tests/site/screenshot.py $(SITE_OUT) docs/site.png

@@ -172,7 +172,7 @@ def main():
 
 
 def run_checks(page, browser, runs, bad, args, page_path):
-    page_dir = os.path.dirname(os.path.abspath(page_path))
+
 
     @check("page loads from the file system with its title")
     def _():
@@ -380,7 +380,7 @@ def run_checks(page, browser, runs, bad, args, page_path):
         assert all(a == b for a, b in pts), pts
         print("      %d real run(s), %d chart(s)" % (rows, len(pts)))
 
-    _ = page_dir
+
 
 
 def readable(path):
