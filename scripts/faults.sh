@@ -11,4 +11,6 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 # overload behaviours show within seconds. Must match tests/faults/test_faults.py.
 export API_ENV="DB_TIMEOUT_MS=1000 MAX_PENDING=128"
 export SUITE=tests/faults
+# A small ASan quarantine so that the replicas' memory figures mean something.
+export ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8
 exec "$repo/scripts/integration.sh" "$repo/build/rinha-api-asan" -s "$@"

@@ -1,6 +1,6 @@
 -- wrk script for the overload test: the Rinha mix, counting statuses.
 -- Prints one JSON line {"status": {...}} at the end.
-local counts = {}
+counts = {}  -- global: done() reads it from each thread with thread:get
 local threads = {}
 local chars = "abcdefghijklmnopqrstuvwxyz0123456789"
 

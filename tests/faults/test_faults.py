@@ -162,7 +162,9 @@ def test_overload_sheds_with_fast_503_and_recovers():
                          capture_output=True, text=True, timeout=seconds + 30, preexec_fn=_raise_nofile)
     stop.set()
     prober.join(15)
-    stats = json.loads(next(line for line in out.stdout.splitlines() if line.startswith('{"status"')))
+    lines = [line for line in out.stdout.splitlines() if line.startswith('{"status"')]
+    assert lines, f"wrk printed no summary: {out.stdout} {out.stderr}"
+    stats = json.loads(lines[0])
     rss_after = [fk.rss_kb(p) for p in pids]
     t0 = time.monotonic()
     recovered = fk.wait_until(fk.balancer_serves, timeout=5)
@@ -200,7 +202,10 @@ def exchange(target, payload, timeout=3.0):
     """Sends payload, returns what comes back until close or timeout."""
     s = raw_socket(target, timeout)
     try:
-        s.sendall(payload)
+        try:
+            s.sendall(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-send: whatever it answered first is still readable
         chunks = []
         while True:
             try:
@@ -215,6 +220,20 @@ def exchange(target, payload, timeout=3.0):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+def read_response(f):
+    """Reads one Content-Length-delimited HTTP/1.1 response from file f."""
+    status = int(f.readline().split()[1])
+    length = 0
+    while True:
+        line = f.readline().strip()
+        if not line:
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, f.read(length)
 
 
 def status_of(reply):
@@ -237,9 +256,10 @@ def test_hostile_input_gets_4xx_or_close_and_service_continues(target):
     for _ in range(int(fk.scaled(40))):
         blob = bytes(rng.randrange(256) for _ in range(rng.randint(1, 2048)))
         note("random-bytes", exchange(target, blob + b"\r\n\r\n", timeout=1.0))
-    note("bad-request-line", exchange(target, b"GARBAGE / HTTP/9.9\r\n\r\n"))
+    note("bad-request-line", exchange(target, b"GARBAGE /\x01 HTTP/1.1\r\n\r\n"))
+    # nginx refuses headers over 8 KiB; h2o 2.2.5 over about 400 KiB.
     note("huge-header", exchange(target, b"GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nX-Big: "
-                                  + b"a" * 200_000 + b"\r\n\r\n"))
+                                  + b"a" * 1_000_000 + b"\r\n\r\n"))
     note("huge-content-length", exchange(target, b"POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\n"
                                           b"Content-Length: 100000000\r\n\r\n{"))
     chunk = b"x" * 4096
@@ -263,13 +283,11 @@ def test_hostile_input_gets_4xx_or_close_and_service_continues(target):
     s.sendall(b"".join(reqs))
     f = s.makefile("rb")
     for i in range(n):
-        resp = http.client.HTTPResponse(s)
-        resp.fp = f
-        resp.begin()
-        body = resp.read()
-        assert resp.status == 200, f"pipelined #{i}: {resp.status} {body!r}"
+        status, body = read_response(f)
+        assert status == 200, f"pipelined #{i}: {status} {body!r}"
         if i % 2 == 0:
             assert json.loads(body)["saldo"] == i // 2 + 1
+    f.close()
     s.close()
 
     # A slow sender and many idle connections do not stop others being served.
