@@ -30,6 +30,8 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import urllib.parse
 
 import yaml
 
@@ -180,7 +182,7 @@ def check_stress(doc, root):
     ok("%s: k6's threshold failure (exit 99) does not stop the archiving" % base,
        s_k6 and "exit_code=$rc" in s_k6["run"] and "99" in s_k6["run"])
 
-    n_restore, s_restore = step_by(steps, lambda s: "ARCHIVE_BRANCH" in s.get("run", "") and "cp -rn" in s.get("run", ""))
+    n_restore, s_restore = step_by(steps, lambda s: "ARCHIVE_BRANCH" in s.get("run", "") and "worktree add" in s.get("run", ""))
     ok("%s: earlier runs are restored into %s" % (base, runs_dir),
        s_restore and ("%s/" % runs_dir) in s_restore["run"])
     n_site, _ = step_by(steps, lambda s: re.search(r"\bmake site\b", s.get("run", "")))
@@ -208,6 +210,66 @@ def check_stress(doc, root):
     sla = doc["jobs"].get("sla") or {}
     ok("%s: a job fails the workflow on the SLA thresholds" % base,
        "needs.stress.outputs.k6_exit" in yaml.safe_dump(sla) and "exit 1" in yaml.safe_dump(sla))
+
+
+def simulate_archive(doc, root):
+    """Runs stress.yml's own archive, site and layout scripts against a local
+    bare repository, twice (first push: no archive branch yet; second: the
+    first run restored), and checks the laid-out site links every run."""
+    base = "stress.yml"
+    steps = {s.get("name"): s for s in doc["jobs"]["stress"]["steps"]}
+    names = ("Restore the archive of earlier runs", "Build the site (make site)",
+             "Add the run to the archive branch", "Lay out the site")
+    if not ok("%s: archive, site and layout steps present" % base, all(n in steps for n in names), sorted(steps)):
+        return
+    tmp = tempfile.mkdtemp(prefix="workflows-check-")
+    env = dict(os.environ, ARCHIVE_BRANCH=doc.get("env", {}).get("ARCHIVE_BRANCH", "reports-archive"),
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    q = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        origin = os.path.join(tmp, "origin")
+        subprocess.run(["git", "init", "-q", "--bare", "-b", "main", origin], check=True, **q)
+        seed = os.path.join(tmp, "seed")
+        subprocess.run(["git", "clone", "-q", origin, seed], check=True, **q)
+        # The seed holds what `make site` needs: the Makefile, mk/ and the site tool.
+        for rel in ("Makefile", "mk", "reports/tools/site.py"):
+            dst = os.path.join(seed, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            (shutil.copytree if os.path.isdir(os.path.join(root, rel)) else shutil.copy)(os.path.join(root, rel), dst)
+        subprocess.run("git add -A && git commit -qm seed && git push -q origin HEAD:main", shell=True, cwd=seed,
+                       check=True, **q)
+        fixture = os.path.join(root, "tests", "site", "fixtures", "runs", "20261122T100000Z-3333ccc")
+        ids = ["20261126T100000Z-aaaaaaa", "20261126T110000Z-bbbbbbb"]
+        for i, rid in enumerate(ids):
+            ws = os.path.join(tmp, "ws%d" % i, "repo")
+            subprocess.run(["git", "clone", "-q", origin, ws], check=True, **q)
+            run_dir = os.path.join(ws, "reports", "runs", rid)
+            shutil.copytree(fixture, run_dir)
+            sub = {"steps.run.outputs.dir": "reports/runs/" + rid, "steps.run.outputs.id": rid}
+            for name in names:
+                script = steps[name]["run"]
+                for k, v in sub.items():
+                    script = script.replace("${{ %s }}" % k, v)
+                r = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=ws, **q)
+                if not ok("%s: push %d: step '%s' runs" % (base, i + 1, name), r.returncode == 0, r.stdout[-600:]):
+                    return
+            site = os.path.join(ws, "_site")
+            with open(os.path.join(site, "index.html")) as f:
+                page = f.read()
+            links = [urllib.parse.unquote(h) for h in re.findall(r'href="(runs/[^"#]+)"', page)]
+            want = ids[: i + 1]
+            linked = sorted({h.split("/")[1] for h in links})
+            ok("%s: push %d: the published site links runs %s" % (base, i + 1, ", ".join(want)), linked == want, linked)
+            ok("%s: push %d: every run link resolves inside the published folder" % (base, i + 1),
+               links and all(os.path.isfile(os.path.join(site, h)) for h in links),
+               [h for h in links if not os.path.isfile(os.path.join(site, h))])
+            ok("%s: push %d: each run links its report.html" % (base, i + 1),
+               all("runs/%s/report.html" % r in links for r in want), links)
+        out = subprocess.run(["git", "--git-dir", origin, "ls-tree", "-r", "--name-only", env["ARCHIVE_BRANCH"]], **q)
+        archived = sorted({p.split("/")[1] for p in out.stdout.split() if p.startswith("runs/")})
+        ok("%s: the archive branch holds both runs" % base, archived == ids, out.stdout[-400:])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def check_test(doc, root):
@@ -248,6 +310,7 @@ def main():
         check_generic(path, doc, root, targets)
         if os.path.basename(path) == "stress.yml":
             check_stress(doc, root)
+            simulate_archive(doc, root)
         elif os.path.basename(path) == "test.yml":
             check_test(doc, root)
     passed = sum(results)
