@@ -53,6 +53,11 @@ cmd_install() {
     { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } || rc=$?
     [ "$made_policy" = 1 ] && rm -f "$policy"
     [ "$rc" = 0 ] || die "apt-get failed"
+    # Where systemd runs, the package enables its units: this engine is only
+    # ever started by hand, so they stay disabled (no bridge at next boot).
+    if command -v systemctl >/dev/null; then
+        systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1 || true
+    fi
 }
 
 pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE" || true; }

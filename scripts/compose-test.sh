@@ -96,20 +96,30 @@ teardown() {
             note "clean: no container, network, link, firewall rule, sysctl or mount left; dockerd stopped"
         fi
     fi
-    note "total: $(secs "$t0" "$(now)") s"
-    [ "$rc" = 0 ] && say "PASS (summary: var/log/compose-test/summary.txt)" ||
+    note "total: $(secs "$t0" "$(now)") s (lock wait excluded)"
+    if [ "$mode" = run ]; then
+        [ "$rc" = 0 ] && say "stopped" || say "FAIL (logs: var/log/compose-test/)"
+    elif [ "$rc" = 0 ]; then
+        say "PASS (summary: var/log/compose-test/summary.txt)"
+    else
         say "FAIL (logs: var/log/compose-test/)"
+    fi
     exit "$rc"
 }
 
 # ---------------------------------------------------------------- steps
+t=$(now)
 "$repo/scripts/compose-dockerd.sh" install
+note "packages (docker.io, docker-compose, debootstrap): ready in $(secs "$t" "$(now)") s"
 
+t=$(now)
 exec 9>/tmp/rinha-stack.lock
 if ! flock -n 9; then
     say "waiting for another stack user (lock /tmp/rinha-stack.lock)"
     flock 9
+    note "waited $(secs "$t" "$(now)") s for the stack lock (not counted below)"
 fi
+t0=$(awk -v a="$t0" -v b="$t" -v c="$(now)" 'BEGIN { printf "%.9f", a + (c - b) }')
 before=$(snapshot)
 trap teardown EXIT
 trap 'exit 130' INT TERM
@@ -204,6 +214,7 @@ done <<<"$declared"
 
 if [ "$mode" = run ]; then
     say "ready on http://127.0.0.1:$PORT (press Ctrl-C to stop and tear down)"
+    trap 'echo; exit 0' INT TERM
     while "$DOCKER" inspect -f '{{.State.Running}}' "$cid_nginx" 2>/dev/null | grep -q true; do sleep 1; done
     die "nginx exited"
 fi
