@@ -7,6 +7,7 @@
 #   scripts/compose-dockerd.sh stop        stop it (by the PID it recorded)
 #   scripts/compose-dockerd.sh base-image  create debian:bookworm-slim if absent
 #   scripts/compose-dockerd.sh env         print the DOCKER_HOST line to eval
+#   scripts/compose-dockerd.sh purge       stop it and delete its images and cache
 #
 # The engine changes nothing outside its own folders: no iptables rules
 # (--iptables=false), no default bridge (--bridge=none), no ip_forward sysctl
@@ -180,5 +181,6 @@ case "${1:-}" in
     stop) cmd_stop ;;
     base-image) cmd_base_image ;;
     env) echo "export DOCKER_HOST=$DOCKER_HOST" ;;
-    *) echo "usage: $0 install|start|stop|base-image|env" >&2; exit 2 ;;
+    purge) cmd_stop && rm -rf "$DATA_ROOT" && say "removed $DATA_ROOT" ;;
+    *) echo "usage: $0 install|start|stop|base-image|env|purge" >&2; exit 2 ;;
 esac
