@@ -34,8 +34,37 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VAR = os.path.join(REPO, "var")
-STACK = os.path.join(REPO, "scripts", "stack.sh")
+# The measured tree: the working tree, or with --rev a clean export of a
+# commit in var/bench-src/<commit>/ (its server, db/, nginx/, stack.sh and
+# compose.yml; the load definitions and tools stay this tree's).
+TREE = REPO
+VAR = os.path.join(TREE, "var")
+STACK = os.path.join(TREE, "scripts", "stack.sh")
+
+
+def use_tree(tree):
+    global TREE, VAR, STACK
+    TREE, VAR, STACK = tree, os.path.join(tree, "var"), os.path.join(tree, "scripts", "stack.sh")
+
+
+def export_rev(rev):
+    """Exports and builds commit `rev`; returns (tree, short commit)."""
+    commit = out(["git", "-C", REPO, "rev-parse", "--short=7", rev + "^{commit}"])
+    tree = os.path.join(REPO, "var", "bench-src", commit)
+    # Keep one export: the one measured now (the stack lock is held).
+    for old in os.listdir(os.path.dirname(tree)) if os.path.isdir(os.path.dirname(tree)) else []:
+        if old != commit:
+            shutil.rmtree(os.path.join(os.path.dirname(tree), old), ignore_errors=True)
+    if not os.path.exists(os.path.join(tree, "build", "rinha-api")):
+        shutil.rmtree(tree, ignore_errors=True)
+        os.makedirs(tree)
+        say("exporting %s to %s and building it" % (commit, os.path.relpath(tree, REPO)))
+        archive = subprocess.Popen(["git", "-C", REPO, "archive", commit], stdout=subprocess.PIPE)
+        run(["tar", "-x", "-C", tree], stdin=archive.stdout)
+        if archive.wait() != 0:
+            raise RuntimeError("git archive %s failed" % commit)
+        run(["make", "-C", tree, "--no-print-directory", "all"], stdout=subprocess.DEVNULL)
+    return tree, commit
 LOCK = "/tmp/rinha-stack.lock"
 URL = "http://127.0.0.1:9999"
 PGCONN = ["-h", "/run/rinha", "-U", "rinha", "-d", "rinha"]
@@ -80,7 +109,7 @@ def parse_memory_mb(v):
 
 def load_envelope():
     """The per-service split from compose.yml: {svc: {cpus, memory_mb}}."""
-    path = os.path.join(REPO, "compose.yml")
+    path = os.path.join(TREE, "compose.yml")
     try:
         import yaml  # Debian's python3-yaml
 
@@ -103,7 +132,9 @@ def load_envelope():
     }
 
 
-def git_meta():
+def git_meta(rev_commit=None):
+    if rev_commit:
+        return rev_commit, False
     try:
         commit = out(["git", "-C", REPO, "rev-parse", "--short=7", "HEAD"])
     except (subprocess.CalledProcessError, FileNotFoundError):
@@ -406,6 +437,8 @@ class Stack:
         extra = os.environ.get("BENCH_STACK_ENV")
         if extra:
             env["API_ENV"] = (env.get("API_ENV", "") + " " + extra).strip()
+        if TREE != REPO:
+            env.pop("API_BIN", None)  # the exported tree's own build
         run([STACK, "start"], env=env)
         self.up = True
         if self.cg is None:
@@ -614,7 +647,7 @@ def cmd_bench(a):
     for tool in ("wrk", "pgbench"):
         if not shutil.which(tool):
             die("%s not found (make bench installs it: apt-get install %s)" % (tool, {"wrk": "wrk", "pgbench": "postgresql-client-15"}[tool]))
-    commit, dirty = git_meta()
+    commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     stack = Stack(not a.no_confine, envelope)
     levels, ceiling, perf_note = [], None, None
@@ -693,8 +726,9 @@ def cmd_bench(a):
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level (medians of rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
-                  "transacao calls/s; the end-to-end figure also contains the ~3%% statements.%s") % (
+                  "transacao calls/s; the end-to-end figure also contains the ~3%% statements. Measured: %s.%s") % (
             " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"],
+            ("a clean export of commit " + commit) if a.rev_commit else "the working tree",
             (" " + perf_note) if perf_note else ""),
         "mode": "quick" if a.quick else "default",
         "best_rps": best_any["rps"],
@@ -750,7 +784,7 @@ def cmd_k6(a):
         print(K6_HELP, file=sys.stderr)
         return 2
     envelope = load_envelope()
-    commit, dirty = git_meta()
+    commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     version = out([k6, "version"]).split()[1] if out([k6, "version"]) else None
     d = run_dir(date, commit)
@@ -792,9 +826,11 @@ def main():
     b.add_argument("--quick", action="store_true", help="the ~20 s CI variant")
     b.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
     b.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
+    b.add_argument("--rev", help="measure a clean export of this commit (e.g. HEAD) instead of the working tree")
     k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
     k.add_argument("script", choices=["rinha", "stress"])
     k.add_argument("--no-confine", action="store_true")
+    k.add_argument("--rev", help="measure a clean export of this commit instead of the working tree")
     k.add_argument("k6_args", nargs=argparse.REMAINDER, help="extra arguments for k6 run")
     a = p.parse_args()
     if os.geteuid() != 0:
@@ -807,6 +843,13 @@ def main():
         say("waiting for another stack user (%s)" % LOCK)
         fcntl.flock(lock, fcntl.LOCK_EX)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    a.rev_commit = None
+    if a.rev:
+        try:
+            tree, a.rev_commit = export_rev(a.rev)
+        except (RuntimeError, subprocess.CalledProcessError) as e:
+            die("cannot measure %s: %s" % (a.rev, e))
+        use_tree(tree)
     sys.exit(cmd_bench(a) if a.cmd == "bench" else cmd_k6(a))
 
 

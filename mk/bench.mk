@@ -17,17 +17,23 @@ bench-deps:
 	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-bench: bench-deps all ## benchmark inside the envelope (cgroups): wrk levels + pgbench ceiling, ~3 min; archived in reports/runs/
-	$(BENCH) bench
+# BENCH_REV=HEAD (or any commit): measure a clean export of that commit,
+# built in var/bench-src/, instead of the working tree.
+BENCH_REV ?=
+BENCH_BUILD := $(if $(BENCH_REV),,all)
+BENCH_ARGS := $(if $(BENCH_REV),--rev $(BENCH_REV),)
 
-bench-quick: bench-deps all ## the ~20 s variant of make bench (CI)
-	$(BENCH) bench --quick
+bench: bench-deps $(BENCH_BUILD) ## benchmark inside the envelope (cgroups): wrk levels + pgbench ceiling, ~2.5 min; archived in reports/runs/ (BENCH_REV=HEAD: a clean export)
+	$(BENCH) bench $(BENCH_ARGS)
 
-stress: bench-deps all ## k6/stress.js against the confined stack (needs k6 on the PATH)
-	$(BENCH) k6 stress
+bench-quick: bench-deps $(BENCH_BUILD) ## the ~25 s variant of make bench (CI)
+	$(BENCH) bench --quick $(BENCH_ARGS)
 
-k6-rinha: bench-deps all ## k6/rinha.js, the official test, against the confined stack (needs k6; TIME_SCALE=0.1 for a short run)
-	$(BENCH) k6 rinha
+stress: bench-deps $(BENCH_BUILD) ## k6/stress.js against the confined stack (needs k6 on the PATH)
+	$(BENCH) k6 stress $(BENCH_ARGS)
+
+k6-rinha: bench-deps $(BENCH_BUILD) ## k6/rinha.js, the official test, against the confined stack (needs k6; TIME_SCALE=0.1 for a short run)
+	$(BENCH) k6 rinha $(BENCH_ARGS)
 
 k6-check: bench-deps ## check the k6 scripts without k6: syntax, helper unit tests, scripts driven on a fake server
 	@for f in k6/*.js k6/test/*.mjs k6/test/stubs/*.mjs; do node --check $$f || exit 1; done
