@@ -1,49 +1,98 @@
 -- The procedures the API calls. Each answers with a *result*, never an
 -- exception, for the expected refusals, so that one refused debit cannot
--- abort the batch (one implicit transaction per pipeline round trip) that
--- it shares with other requests.
+-- abort the round trip (one implicit transaction) that it shares with
+-- other requests.
 
--- transacao: applies one credit or debit.
--- Returns one row (status, saldo, limite):
---   status 0: applied; saldo is the new balance.
---   status 1: refused (the debit would pass -limite, or a credit would
---             overflow the bigint balance); nothing changed.
+-- transacoes_lote: settles every credit and debit of one round trip in a
+-- single call.
+--
+-- Arguments are parallel, 1-based: p_clientes[i], p_valores[i],
+-- substr(p_tipos, i, 1) ('c' or 'd') and the i-th string of the JSON array
+-- p_descricoes (JSON so that the caller escapes text with a JSON library).
+-- Requests are applied in the order given; the caller may order them by
+-- client to keep its own fairness, this function does not need it.
+--
+-- Returns one row per request, in the same order: (status, saldo, limite)
+--   status 0: applied; saldo is the balance right after this request.
+--   status 1: refused (a debit would pass -limite, or a credit would
+--             overflow the bigint balance); nothing changed for it.
 --   status 2: no such client.
-CREATE FUNCTION transacao(p_cliente integer, p_valor bigint, p_tipo char, p_descricao varchar)
+--
+-- Cost: however many requests, one statement, one row lock per distinct
+-- client, one UPDATE per changed client and one multi-row INSERT. The rows
+-- are locked in ascending id order, so two concurrent batches can never
+-- deadlock, and they stay locked until the round trip commits.
+CREATE FUNCTION transacoes_lote(p_clientes integer[], p_valores bigint[], p_tipos text, p_descricoes json)
 RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_delta bigint := CASE p_tipo WHEN 'c' THEN p_valor ELSE -p_valor END;
+    n         integer := coalesce(array_length(p_clientes, 1), 0);
+    descr     text[] := ARRAY(SELECT json_array_elements_text(p_descricoes));
+    ids       integer[];
+    saldos    bigint[];
+    limites   bigint[];
+    novos     bigint[];
+    k         integer;
+    delta     bigint;
+    ins_ord   integer[] := '{}';
 BEGIN
-    -- The row lock taken here is held until the batch commits. Under READ
-    -- COMMITTED a concurrent update makes this re-check the condition on the
-    -- newest row version, so the limit holds under any concurrency.
-    UPDATE clientes c
-       SET saldo = c.saldo + v_delta
-     WHERE c.id = p_cliente
-       -- CASE fixes the evaluation order: a credit is checked for overflow
-       -- before anything adds it; a debit can neither overflow nor underflow
-       -- (saldo >= -limite and valor <= 2^53).
-       AND CASE WHEN v_delta > 0
-                THEN c.saldo <= 9223372036854775807 - v_delta
-                ELSE c.saldo + v_delta >= -c.limite
-           END
-    RETURNING 0, c.saldo, c.limite INTO r_status, r_saldo, r_limite;
+    IF coalesce(array_length(p_valores, 1), 0) <> n OR length(p_tipos) <> n
+       OR coalesce(array_length(descr, 1), 0) <> n THEN
+        RAISE EXCEPTION 'transacoes_lote: arguments of different lengths';
+    END IF;
 
-    IF FOUND THEN
-        INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
-        VALUES (p_cliente, p_valor, p_tipo, p_descricao);
+    -- Lock every client of the batch once, in ascending id order.
+    SELECT array_agg(c.id ORDER BY c.id), array_agg(c.saldo ORDER BY c.id), array_agg(c.limite ORDER BY c.id)
+      INTO ids, saldos, limites
+      FROM (SELECT c.id, c.saldo, c.limite
+              FROM clientes c
+             WHERE c.id = ANY (p_clientes)
+             ORDER BY c.id
+               FOR UPDATE) c;
+    novos := saldos;
+
+    FOR i IN 1 .. n LOOP
+        k := array_position(ids, p_clientes[i]);
+        IF k IS NULL THEN
+            r_status := 2; r_saldo := NULL; r_limite := NULL;
+        ELSE
+            delta := CASE substr(p_tipos, i, 1) WHEN 'c' THEN p_valores[i] ELSE -p_valores[i] END;
+            -- A debit can neither overflow nor underflow (saldo >= -limite
+            -- and valor <= 2^53); a credit is checked before it is added.
+            IF (delta > 0 AND novos[k] <= 9223372036854775807 - delta)
+               OR (delta <= 0 AND novos[k] + delta >= -limites[k]) THEN
+                novos[k] := novos[k] + delta;
+                ins_ord := ins_ord || i;
+                r_status := 0;
+            ELSE
+                r_status := 1;
+            END IF;
+            r_saldo := novos[k];
+            r_limite := limites[k];
+        END IF;
         RETURN NEXT;
-        RETURN;
-    END IF;
+    END LOOP;
 
-    SELECT 1, c.saldo, c.limite INTO r_status, r_saldo, r_limite
-      FROM clientes c WHERE c.id = p_cliente;
-    IF NOT FOUND THEN
-        r_status := 2;
-    END IF;
-    RETURN NEXT;
+    UPDATE clientes c
+       SET saldo = u.saldo
+      FROM unnest(ids, novos, saldos) AS u(id, saldo, antes)
+     WHERE c.id = u.id AND u.saldo <> u.antes;
+
+    -- In request order, so identity ids (newest first in the statement)
+    -- follow the order the balances were computed in.
+    INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
+    SELECT p_clientes[o], p_valores[o], substr(p_tipos, o, 1), descr[o]
+      FROM unnest(ins_ord) WITH ORDINALITY AS x(o, pos)
+     ORDER BY pos;
 END;
+$$;
+
+-- transacao: one credit or debit, the same rules (it is a batch of one).
+-- Kept for tools such as pgbench and for manual use.
+CREATE FUNCTION transacao(p_cliente integer, p_valor bigint, p_tipo char, p_descricao varchar)
+RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
+LANGUAGE sql AS $$
+    SELECT * FROM transacoes_lote(ARRAY[p_cliente], ARRAY[p_valor], p_tipo::text, json_build_array(p_descricao));
 $$;
 
 -- extrato: the statement as the JSON text the API sends, or NULL when the

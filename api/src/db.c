@@ -16,6 +16,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,12 +31,14 @@ typedef struct {
     int nparams;
 } statement_t;
 
-/* Indexed by db_query_kind_t. */
+/* Indexed by db_query_kind_t. All the writes of a round trip go in one
+ * transacoes_lote() call (see db/03-procedures.sql); each statement is its
+ * own extrato() call. */
 static const statement_t statements[] = {
     [DB_QUERY_TRANSACAO] =
-        {"transacao",
-         "SELECT r_status, r_saldo, r_limite FROM transacao($1::integer, $2::bigint, $3::char, "
-         "$4::varchar)",
+        {"lote",
+         "SELECT r_status, r_saldo, r_limite FROM transacoes_lote($1::integer[], $2::bigint[], "
+         "$3::text, $4::json)",
          4},
     [DB_QUERY_EXTRATO] = {"extrato", "SELECT extrato($1::integer)", 1},
 };
@@ -55,10 +60,14 @@ typedef struct {
     int write_armed;    /* a write notification is pending */
     int reading;        /* read notifications are on */
 
-    /* The round trip in flight: `nsent` statements then one Sync. The first
-     * `nbatch` statements belong to `batch` (none while PREPARING). */
+    /* The round trip in flight: `nsent` statements then one Sync. `batch`
+     * holds its queries, writes first: `nwrites` of them answered by the
+     * first statement's rows, then one statement per extrato. */
     db_query_t **batch;
-    size_t nbatch, nsent, ndone;
+    size_t nbatch, nwrites, nsent, ndone;
+    PGresult **results; /* one per statement sent, NULL until it arrives */
+    /* Text of the batch call's parameters, reused from round trip to round trip. */
+    char *ids_text, *valores_text, *tipos_text;
     int failed;       /* an error result arrived: the transaction rolled back */
     int extra_result; /* an unexpected result is being drained before the Sync */
 
@@ -88,12 +97,20 @@ static void on_conn_read(h2o_socket_t *sock, const char *err);
 static void complete(db_pool_t *pool, db_query_t *q, db_outcome_t outcome)
 {
     q->outcome = outcome;
-    if (outcome != DB_OK && q->result != NULL) {
-        PQclear(q->result);
+    if (outcome != DB_OK)
         q->result = NULL;
-    }
     pool->pending--;
     q->on_done(q);
+}
+
+static void conn_clear_results(db_conn_t *conn)
+{
+    for (size_t i = 0; i < conn->nsent; i++) {
+        if (conn->results[i] != NULL) {
+            PQclear(conn->results[i]);
+            conn->results[i] = NULL;
+        }
+    }
 }
 
 static int pool_is_up(const db_pool_t *pool)
@@ -207,9 +224,10 @@ static void conn_close(db_conn_t *conn, db_outcome_t outcome)
         conn->pg = NULL;
     }
     conn->state = CONN_DOWN;
+    conn_clear_results(conn);
     /* Detach the batch first: completion callbacks must see a clean conn. */
     size_t n = conn->nbatch;
-    conn->nbatch = conn->nsent = conn->ndone = 0;
+    conn->nbatch = conn->nwrites = conn->nsent = conn->ndone = 0;
     for (size_t i = 0; i < n; i++)
         complete(conn->pool, conn->batch[i], outcome);
 }
@@ -256,7 +274,7 @@ static void conn_send_prepares(db_conn_t *conn)
         return;
     }
     conn->state = CONN_PREPARING;
-    conn->nbatch = 0;
+    conn->nbatch = conn->nwrites = 0;
     conn->nsent = STATEMENT_COUNT;
     conn->ndone = 0;
     conn->failed = conn->extra_result = 0;
@@ -344,13 +362,31 @@ static void conn_on_sync(db_conn_t *conn)
     }
     h2o_timeout_unlink(&conn->timer);
     db_outcome_t outcome = conn->failed ? DB_FAILED : DB_OK;
-    size_t n = conn->nbatch;
-    conn->nbatch = conn->nsent = conn->ndone = 0;
+    /* Every answer must be there: the batch call one row per write, and
+     * each extrato one row. Anything else is a broken round trip. */
+    size_t first_extrato = conn->nwrites > 0 ? 1 : 0;
+    if (outcome == DB_OK && conn->nwrites > 0 &&
+        (conn->results[0] == NULL || PQntuples(conn->results[0]) != (int)conn->nwrites ||
+         PQnfields(conn->results[0]) != 3))
+        outcome = DB_FAILED;
+    for (size_t i = first_extrato; outcome == DB_OK && i < conn->nsent; i++) {
+        if (conn->results[i] == NULL || PQntuples(conn->results[i]) != 1 || PQnfields(conn->results[i]) != 1)
+            outcome = DB_FAILED;
+    }
+    if (outcome != DB_OK && !conn->failed)
+        LOG_W("db[%u]: malformed answer to a round trip; answering 503", conn->index);
+
+    size_t n = conn->nbatch, nwrites = conn->nwrites;
     conn->state = CONN_READY;
     for (size_t i = 0; i < n; i++) {
         db_query_t *q = conn->batch[i];
-        complete(conn->pool, q, q->result != NULL ? outcome : DB_FAILED);
+        q->result = i < nwrites ? conn->results[0] : conn->results[first_extrato + (i - nwrites)];
+        q->row = i < nwrites ? (int)i : 0;
+        complete(conn->pool, q, outcome);
     }
+    /* Results live until every callback has answered from them. */
+    conn_clear_results(conn);
+    conn->nbatch = conn->nwrites = conn->nsent = conn->ndone = 0;
 }
 
 static void conn_take_result(db_conn_t *conn, PGresult *r)
@@ -364,8 +400,8 @@ static void conn_take_result(db_conn_t *conn, PGresult *r)
         PQclear(r);
         return;
     }
-    if (conn->ndone < conn->nbatch && conn->batch[conn->ndone]->result == NULL) {
-        conn->batch[conn->ndone]->result = r;
+    if (conn->state == CONN_BUSY && conn->results[conn->ndone] == NULL) {
+        conn->results[conn->ndone] = r;
         return;
     }
     PQclear(r);
@@ -440,6 +476,67 @@ static int compare_queries(const void *a, const void *b)
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
+/* Writes "{a,b,c}" into buf, which has room for every value. */
+static char *format_int_array(char *buf, db_query_t **qs, size_t n, int valores)
+{
+    char *p = buf;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ',';
+        p += valores ? sprintf(p, "%" PRId64, qs[i]->valor) : sprintf(p, "%" PRId32, qs[i]->client_id);
+    }
+    *p++ = '}';
+    *p = '\0';
+    return buf;
+}
+
+/* The descricoes travel as one JSON array of strings, so that jansson does
+ * the escaping (PostgreSQL's array literal syntax would need a hand-written
+ * escaper). NULL if out of memory. */
+static char *format_descricoes(db_query_t **qs, size_t n)
+{
+    json_t *arr = json_array();
+    if (arr == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        /* _nocheck: request.c has already validated the UTF-8. */
+        if (json_array_append_new(arr, json_stringn_nocheck(qs[i]->descricao, qs[i]->descricao_len)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
+}
+
+static int conn_send_writes(db_conn_t *conn, size_t nwrites)
+{
+    db_query_t **w = conn->batch;
+    for (size_t i = 0; i < nwrites; i++)
+        conn->tipos_text[i] = w[i]->tipo;
+    conn->tipos_text[nwrites] = '\0';
+    char *descricoes = format_descricoes(w, nwrites);
+    if (descricoes == NULL)
+        return 0;
+    const char *params[4] = {format_int_array(conn->ids_text, w, nwrites, 0),
+                             format_int_array(conn->valores_text, w, nwrites, 1), conn->tipos_text,
+                             descricoes};
+    /* libpq copies the parameters into its output buffer at once. */
+    int ok = PQsendQueryPrepared(conn->pg, statements[DB_QUERY_TRANSACAO].name, 4, params, NULL, NULL, 0);
+    free(descricoes);
+    return ok;
+}
+
+static int conn_send_extrato(db_conn_t *conn, const db_query_t *q)
+{
+    char id[16];
+    snprintf(id, sizeof(id), "%" PRId32, q->client_id);
+    const char *params[1] = {id};
+    return PQsendQueryPrepared(conn->pg, statements[DB_QUERY_EXTRATO].name, 1, params, NULL, NULL, 0);
+}
+
 static void conn_send_batch(db_conn_t *conn)
 {
     db_pool_t *pool = conn->pool;
@@ -450,22 +547,21 @@ static void conn_send_batch(db_conn_t *conn)
         conn->batch[n++] = q;
     }
     qsort(conn->batch, n, sizeof(conn->batch[0]), compare_queries);
+    size_t nwrites = 0;
+    while (nwrites < n && conn->batch[nwrites]->kind == DB_QUERY_TRANSACAO)
+        nwrites++;
     conn->nbatch = n;
-    conn->nsent = n;
+    conn->nwrites = nwrites;
+    conn->nsent = (nwrites > 0 ? 1 : 0) + (n - nwrites);
     conn->ndone = 0;
     conn->failed = conn->extra_result = 0;
     conn->state = CONN_BUSY;
     conn_arm_deadline(conn);
 
-    for (size_t i = 0; i < n; i++) {
-        const db_query_t *q = conn->batch[i];
-        const statement_t *s = &statements[q->kind];
-        if (!PQsendQueryPrepared(conn->pg, s->name, s->nparams, q->params, NULL, NULL, 0)) {
-            conn_fail(conn, DB_UNAVAILABLE, PQerrorMessage(conn->pg));
-            return;
-        }
-    }
-    if (!PQpipelineSync(conn->pg)) {
+    int ok = nwrites == 0 || conn_send_writes(conn, nwrites);
+    for (size_t i = nwrites; ok && i < n; i++)
+        ok = conn_send_extrato(conn, conn->batch[i]);
+    if (!ok || !PQpipelineSync(conn->pg)) {
         conn_fail(conn, DB_UNAVAILABLE, PQerrorMessage(conn->pg));
         return;
     }
@@ -494,7 +590,14 @@ db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg)
         conn->state = CONN_DOWN;
         conn->pg_fd = -1;
         conn->timer.cb = on_conn_timer;
-        conn->batch = h2o_mem_alloc(sizeof(db_query_t *) * cfg->max_batch);
+        size_t max = cfg->max_batch;
+        conn->batch = h2o_mem_alloc(sizeof(db_query_t *) * max);
+        conn->results = h2o_mem_alloc(sizeof(PGresult *) * (max + STATEMENT_COUNT));
+        memset(conn->results, 0, sizeof(PGresult *) * (max + STATEMENT_COUNT));
+        /* "{" + max values of up to 20 characters and a comma + "}" + NUL */
+        conn->ids_text = h2o_mem_alloc(max * 21 + 3);
+        conn->valores_text = h2o_mem_alloc(max * 21 + 3);
+        conn->tipos_text = h2o_mem_alloc(max + 1);
     }
     return pool;
 }
@@ -535,8 +638,13 @@ void db_pool_destroy(db_pool_t *pool)
 {
     pool->closing = 1;
     for (size_t i = 0; i < pool->nconns; i++) {
-        conn_close(&pool->conns[i], DB_UNAVAILABLE);
-        free(pool->conns[i].batch);
+        db_conn_t *conn = &pool->conns[i];
+        conn_close(conn, DB_UNAVAILABLE);
+        free(conn->batch);
+        free(conn->results);
+        free(conn->ids_text);
+        free(conn->valores_text);
+        free(conn->tipos_text);
     }
     pool_fail_waiting(pool);
     h2o_timeout_dispose(pool->loop, &pool->deadline);
@@ -544,12 +652,4 @@ void db_pool_destroy(db_pool_t *pool)
         h2o_timeout_dispose(pool->loop, &pool->backoff[i]);
     free(pool->conns);
     free(pool);
-}
-
-void db_query_release(db_query_t *q)
-{
-    if (q->result != NULL) {
-        PQclear(q->result);
-        q->result = NULL;
-    }
 }

@@ -22,12 +22,12 @@
 #include "config.h"
 
 typedef enum {
-    DB_QUERY_TRANSACAO, /* transacao(id, valor, tipo, descricao) -> (status, saldo, limite) */
-    DB_QUERY_EXTRATO,   /* extrato(id) -> statement JSON text or NULL */
+    DB_QUERY_TRANSACAO, /* a credit or debit: settled with its batchmates by one transacoes_lote() call */
+    DB_QUERY_EXTRATO,   /* extrato(id) -> statement JSON text, or NULL for no such client */
 } db_query_kind_t;
 
 typedef enum {
-    DB_OK,          /* committed; `result` holds the statement's rows */
+    DB_OK,          /* committed; `result` and `row` hold the answer */
     DB_UNAVAILABLE, /* the connection was lost or closed: outcome unknown */
     DB_TIMEOUT,     /* the round trip took longer than DB_TIMEOUT_MS: outcome unknown */
     DB_FAILED,      /* the round trip's transaction failed and was rolled back */
@@ -36,18 +36,26 @@ typedef enum {
 typedef struct db_query db_query_t;
 typedef void (*db_query_cb)(db_query_t *q);
 
-/* Embedded in the caller's request context; the caller owns the memory and
- * the parameter strings, which must live until on_done is called. */
+/* Embedded in the caller's request context; the caller owns the memory,
+ * which must live until on_done is called. */
 struct db_query {
     h2o_linklist_t link; /* internal: the pool's waiting FIFO */
     uint64_t seq;        /* internal: arrival order, keeps sorting stable */
     db_query_kind_t kind;
-    int32_t client_id; /* sort key for lock ordering */
-    int nparams;
-    const char *params[4]; /* text-format parameters */
-    db_query_cb on_done;   /* called exactly once, on the loop thread */
-    db_outcome_t outcome;  /* set before on_done */
-    PGresult *result;      /* on DB_OK: owned by the query, freed by db_query_release */
+    int32_t client_id;
+    /* DB_QUERY_TRANSACAO only; descricao is valid UTF-8 without NUL. */
+    int64_t valor;
+    char tipo; /* 'c' or 'd' */
+    const char *descricao;
+    size_t descricao_len;
+
+    db_query_cb on_done;  /* called exactly once, on the loop thread */
+    db_outcome_t outcome; /* set before on_done */
+    /* On DB_OK, valid only during on_done (the pool frees it right after):
+     * for a transaction the row (status, saldo, limite) of the batch result,
+     * for a statement row 0 (the JSON text or NULL). */
+    const PGresult *result;
+    int row;
 };
 
 typedef struct db_pool db_pool_t;
@@ -68,7 +76,5 @@ void db_pool_dispatch(db_pool_t *pool);
 size_t db_pool_pending(const db_pool_t *pool);
 /* Fails whatever is still pending with DB_UNAVAILABLE, closes and frees. */
 void db_pool_destroy(db_pool_t *pool);
-
-void db_query_release(db_query_t *q);
 
 #endif

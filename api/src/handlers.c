@@ -26,10 +26,7 @@ typedef struct {
     db_query_t query;
     h2o_req_t *req;
     void **req_slot; /* a pointer in req->pool that h2o clears when the request dies */
-    transacao_t tx;
-    char id_text[12];
-    char valor_text[24];
-    char tipo_text[2];
+    transacao_t tx;  /* the validated body; query.descricao points into it */
 } pending_t;
 
 #define JSON_ERROR(msg) "{\"erro\":\"" msg "\"}"
@@ -57,13 +54,10 @@ static void send_unavailable(h2o_req_t *req, const char *body)
 
 /* ---- turning database results into responses ------------------------- */
 
-static void respond_transacao(h2o_req_t *req, const PGresult *r)
+/* The pool has checked the shape of the result (rows and columns). */
+static void respond_transacao(h2o_req_t *req, const PGresult *r, int row)
 {
-    if (PQntuples(r) != 1 || PQnfields(r) != 3) {
-        send_error(req, 500, "Internal Server Error", JSON_ERROR("unexpected database answer"));
-        return;
-    }
-    const char *status = PQgetvalue(r, 0, 0);
+    const char *status = PQgetvalue(r, row, 0);
     if (strcmp(status, "2") == 0) {
         send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
         return;
@@ -74,8 +68,8 @@ static void respond_transacao(h2o_req_t *req, const PGresult *r)
     }
     /* saldo and limite come back as decimal text already: no conversion. */
     char body[96];
-    int n = snprintf(body, sizeof(body), "{\"limite\":%s,\"saldo\":%s}", PQgetvalue(r, 0, 2),
-                     PQgetvalue(r, 0, 1));
+    int n = snprintf(body, sizeof(body), "{\"limite\":%s,\"saldo\":%s}", PQgetvalue(r, row, 2),
+                     PQgetvalue(r, row, 1));
     if (n < 0 || (size_t)n >= sizeof(body)) {
         send_error(req, 500, "Internal Server Error", JSON_ERROR("unexpected database answer"));
         return;
@@ -85,7 +79,7 @@ static void respond_transacao(h2o_req_t *req, const PGresult *r)
 
 static void respond_extrato(h2o_req_t *req, const PGresult *r)
 {
-    if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+    if (PQgetisnull(r, 0, 0)) {
         send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
         return;
     }
@@ -97,7 +91,7 @@ static void respond_outcome(h2o_req_t *req, db_query_t *q)
     switch (q->outcome) {
     case DB_OK:
         if (q->kind == DB_QUERY_TRANSACAO)
-            respond_transacao(req, q->result);
+            respond_transacao(req, q->result, q->row);
         else
             respond_extrato(req, q->result);
         return;
@@ -120,7 +114,6 @@ static void on_query_done(db_query_t *q)
         *p->req_slot = NULL;
         respond_outcome(p->req, q);
     }
-    db_query_release(q);
     free(p);
 }
 
@@ -143,9 +136,6 @@ static pending_t *pending_new(h2o_req_t *req, db_query_kind_t kind, int32_t clie
     p->query.kind = kind;
     p->query.client_id = client_id;
     p->query.on_done = on_query_done;
-    snprintf(p->id_text, sizeof(p->id_text), "%" PRId32, client_id);
-    p->query.params[0] = p->id_text;
-    p->query.nparams = 1;
     return p;
 }
 
@@ -177,12 +167,10 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
     }
     pending_t *p = pending_new(req, DB_QUERY_TRANSACAO, client_id);
     p->tx = tx;
-    snprintf(p->valor_text, sizeof(p->valor_text), "%" PRId64, tx.valor);
-    p->tipo_text[0] = (char)tx.tipo;
-    p->query.params[1] = p->valor_text;
-    p->query.params[2] = p->tipo_text;
-    p->query.params[3] = p->tx.descricao;
-    p->query.nparams = 4;
+    p->query.valor = tx.valor;
+    p->query.tipo = (char)tx.tipo;
+    p->query.descricao = p->tx.descricao;
+    p->query.descricao_len = p->tx.descricao_len;
     submit(self, req, p);
 }
 
