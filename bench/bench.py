@@ -547,10 +547,13 @@ def level_entry(name, conns, seconds, reps, services):
 
 
 def pgbench_script(variant, mix):
-    """A pgbench script: `calls` transacao calls, client ids ascending (as the
-    API sends a round trip's writes), random valor, debits : credits as in
-    the mix; one transaction (BEGIN..COMMIT), one pipeline (one Sync, the
-    API's way), or a single call."""
+    """A pgbench script of `calls` requests, client ids ascending (as the API
+    sends a round trip's writes), random valor, debits : credits as in the mix:
+      tx:       transacao() calls, one transaction (BEGIN..COMMIT; a single
+                call without them);
+      pipeline: transacao() calls in one pipeline with one Sync;
+      lote:     one transacoes_lote() call with all of them (the API's way
+                since 12133fc: one call per round trip)."""
     n = variant["calls"]
     r = mix["load"]["rates"]
     deb, tot = r["debitos"], r["debitos"] + r["creditos"]
@@ -562,11 +565,14 @@ def pgbench_script(variant, mix):
         lines.append("\\set k%d random(1, %d)" % (i, tot))
     if order is None:
         lines.append("\\set c0 random(%d, %d)" % (min(ids), max(ids)))
-    calls = []
-    for i in range(n):
-        cid = ":c0" if order is None else str(order[i])
-        calls.append("SELECT * FROM transacao(%s, :v%d, (CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)::char, 'pgbench%02d');"
-                     % (cid, i, i, deb, i % 100))
+    cid = lambda i: ":c0" if order is None else str(order[i])  # noqa: E731
+    tipo = lambda i: "(CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)" % (i, deb)  # noqa: E731
+    if variant["mode"] == "lote":
+        lines.append("SELECT * FROM transacoes_lote(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '[%s]'::json);" % (
+            ", ".join(cid(i) for i in range(n)), ", ".join(":v%d" % i for i in range(n)),
+            " || ".join(tipo(i) for i in range(n)), ", ".join('"pgbench%02d"' % (i % 100) for i in range(n))))
+        return "\n".join(lines) + "\n"
+    calls = ["SELECT * FROM transacao(%s, :v%d, %s::char, 'pgbench%02d');" % (cid(i), i, tipo(i), i % 100) for i in range(n)]
     if variant["mode"] == "pipeline":
         lines += ["\\startpipeline"] + calls + ["\\endpipeline"]
     elif n > 1:
@@ -574,6 +580,23 @@ def pgbench_script(variant, mix):
     else:
         lines += calls
     return "\n".join(lines) + "\n"
+
+
+def db_commits():
+    """Committed transactions of the rinha database so far (the statistics
+    lag by up to a second), or None."""
+    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"],
+                       text=True, capture_output=True)
+    try:
+        return int(p.stdout.strip())
+    except ValueError:
+        return None
+
+
+def db_has(function):
+    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", "SELECT count(*) FROM pg_proc WHERE proname = '%s'" % function],
+                       text=True, capture_output=True)
+    return p.returncode == 0 and p.stdout.strip() not in ("", "0")
 
 
 def run_pgbench(variant, mix, seconds, tmp):
@@ -615,8 +638,8 @@ def write_summary(d, s):
 
 def table(s):
     lines = []
-    hdr = "%-6s %6s %8s %9s %8s %8s %8s %8s %7s %7s  %s" % (
-        "level", "conns", "reqs", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "incons", "cpu s db/api01/api02/nginx  (peak MB)")
+    hdr = "%-6s %6s %8s %9s %8s %8s %8s %8s %7s %7s %8s  %s" % (
+        "level", "conns", "reqs", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "incons", "req/cmt", "cpu s db/api01/api02/nginx  (peak MB)")
     lines.append(hdr)
     lines.append("-" * len(hdr))
     for lv in s["levels"]:
@@ -624,9 +647,9 @@ def table(s):
         cpu = "/".join("%.1f" % sv[x]["cpu_s"] for x in SERVICES) if sv else "-"
         mem = "/".join("%.0f" % sv[x]["mem_peak_mb"] for x in SERVICES) if sv else "-"
         L = lv["latency_ms"]
-        lines.append("%-6s %6s %8d %9.0f %8.2f %8.2f %8.2f %8.1f %7d %7d  %s  (%s)" % (
+        lines.append("%-6s %6s %8d %9.0f %8.2f %8.2f %8.2f %8.1f %7d %7d %8s  %s  (%s)" % (
             lv["name"], lv["connections"], lv["requests"], lv["rps"], L["p50"], L["p90"], L["p99"], L["max"],
-            lv["errors"], lv["inconsistencies"], cpu, mem))
+            lv["errors"], lv["inconsistencies"], lv.get("requests_per_commit") or "-", cpu, mem))
     c = s.get("db_ceiling")
     if c:
         lines.append("")
@@ -658,6 +681,7 @@ def cmd_bench(a):
         run_wrk(mix, 64, cfg["warmup_s"], cfg["threads"])
         for conns in cfg["levels"]:
             reps = []
+            c0 = db_commits()
             w = stack.window()
             for i in range(cfg["repeats"]):
                 perf = None
@@ -667,12 +691,23 @@ def cmd_bench(a):
                 if perf:
                     perf_note = finish_perf(perf)
                 r = reps[-1]
-                say("c%-4d run %d: %8.0f req/s  p99 %.2f ms  status %s  incons %d" % (
+                say("c%-4d run %d: %8.0f req/s  p99 %6.2f ms  status %s  incons %d" % (
                     conns, i + 1, r["requests"] / (r["duration_us"] / 1e6), r["latency_us"]["p99"] / 1000, r["status"], r["inconsistencies"]))
             levels.append(level_entry("c%d" % conns, conns, cfg["level_s"], reps, stack.measure(w)))
+            time.sleep(1.1)  # let the backends publish their statistics
+            c1 = db_commits()
+            lv = levels[-1]
+            lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
+            lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
         variants = []
         with tempfile.TemporaryDirectory() as tmp:
             for v in cfg["pgbench"]:
+                if v.get("fallback") and variants:
+                    continue  # only when nothing before it could run
+                fn = "transacoes_lote" if v["mode"] == "lote" else "transacao"
+                if not db_has(fn):
+                    say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
+                    continue
                 res = []
                 for _ in range(cfg["pgbench_repeats"]):
                     w = stack.window()
@@ -682,9 +717,11 @@ def cmd_bench(a):
                 best = dict(res[0])
                 best["calls_per_s"] = statistics.median([x["calls_per_s"] for x in res])
                 best["tps"] = statistics.median([x["tps"] for x in res])
-                variants.append(dict(v, **best, duration_s=cfg["pgbench_s"]))
+                variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **best, duration_s=cfg["pgbench_s"]))
                 say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
                     v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
+        if not variants:
+            raise RuntimeError("no pgbench variant could run")
         top = max(variants, key=lambda x: x["calls_per_s"])
         ceiling = {"tool": "pgbench", "tps": top["calls_per_s"], "clients": top["clients"], "duration_s": cfg["pgbench_s"],
                    "variant": top["name"], "unit": "transacao calls/s", "variants": variants}

@@ -72,6 +72,15 @@ class Mix(unittest.TestCase):
         self.assertIn("\\startpipeline", pipe)
         self.assertIn("\\endpipeline", pipe)
         self.assertNotIn("BEGIN", pipe)
+        lote = bench.pgbench_script({"name": "l", "calls": 100, "mode": "lote", "clients": 2}, MIX)
+        self.assertEqual(lote.count("transacoes_lote("), 1)
+        ids = [int(x) for x in re.search(r"ARRAY\[([0-9, ]+)\]::integer\[\]", lote).group(1).split(",")]
+        self.assertEqual(len(ids), 100)
+        self.assertEqual(ids, sorted(ids))
+        self.assertEqual(lote.count("THEN 'd'"), 100)
+        self.assertEqual(len(json.loads(re.search(r"'(\[.*\])'::json", lote).group(1))), 100)
+        # pgbench binds at most 255 parameters per statement: 2 per request
+        self.assertLessEqual(len(set(re.findall(r":[vk]\d+", lote))), 255)
         # debits : credits as in the mix
         self.assertIn("<= %d THEN 'd'" % MIX["load"]["rates"]["debitos"], pipe)
         self.assertIn("random(1, %d)" % (MIX["load"]["rates"]["debitos"] + MIX["load"]["rates"]["creditos"]), pipe)
@@ -129,11 +138,16 @@ class FakeAPI(http.server.BaseHTTPRequestHandler):
         self._send(200, {"limite": lim, "saldo": saldo})
 
 
+class Quiet(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # wrk resets its connections at the end
+
+
 @unittest.skipUnless(shutil.which("wrk"), "wrk not installed")
 class WrkScript(unittest.TestCase):
     def run_against(self, broken):
         handler = type("H", (FakeAPI,), {"broken": broken})
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv = Quiet(("127.0.0.1", 0), handler)
         t = threading.Thread(target=srv.serve_forever, daemon=True)
         t.start()
         try:

@@ -34,7 +34,7 @@ test('mix.json holds the official parameters', () => {
   for (const mode of ['default', 'quick']) {
     const b = MIX.bench[mode];
     assert.ok(b.levels.length > 0 && b.level_s > 0 && b.repeats > 0);
-    assert.ok(b.pgbench.length > 0 && b.pgbench.every((v) => v.calls >= 1 && v.clients >= 1 && ['tx', 'pipeline'].includes(v.mode)));
+    assert.ok(b.pgbench.length > 0 && b.pgbench.every((v) => v.calls >= 1 && v.clients >= 1 && ['tx', 'pipeline', 'lote'].includes(v.mode) && (v.mode !== 'lote' || v.calls <= 100)));
   }
 });
 

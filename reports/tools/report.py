@@ -261,14 +261,14 @@ def render(s, run_dir):
         p.append("</table>")
 
     # Levels table.
-    p.append("<h2>All figures</h2><table><tr><th>level</th><th>connections</th><th>rate</th><th>duration s</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>status</th><th>errors</th><th>inconsistencies</th></tr>")
+    p.append("<h2>All figures</h2><table><tr><th>level</th><th>connections</th><th>rate</th><th>duration s</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>status</th><th>errors</th><th>inconsistencies</th><th>requests per commit</th></tr>")
     for lv in levels:
         L = lv.get("latency_ms") or {}
         st = ", ".join("%s: %s" % (k, fmt(v)) for k, v in sorted((lv.get("status") or {}).items()))
-        p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
+        p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
             esc(x) for x in (lv.get("name"), fmt(lv.get("connections")), fmt(lv.get("rate")), fmt(lv.get("duration_s")), fmt(lv.get("requests")),
                              fmt(lv.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1), st,
-                             fmt(lv.get("errors")), fmt(lv.get("inconsistencies")))))
+                             fmt(lv.get("errors")), fmt(lv.get("inconsistencies")), fmt(lv.get("requests_per_commit")))))
     p.append("</table>")
     reps = [(lv.get("name"), r) for lv in levels for r in (lv.get("repeats") or [])]
     if reps:
@@ -287,8 +287,9 @@ def render(s, run_dir):
         p.append(figure(bar_chart([v["name"] for v in vs], [("transacao calls/s", COLORS["db"], [v.get("calls_per_s") for v in vs])],
                                   "transacao calls per second, database alone", "calls/s",
                                   [(best_rps, "end-to-end best %s req/s" % fmt(best_rps), "#59a14f")] if best_rps else []),
-                        "pgbench against the confined PostgreSQL: single = one call per transaction; txN = N calls between BEGIN and COMMIT; "
-                        "pipelineN = N calls in one pipeline with one Sync (the API's way). Client ids ascending inside a transaction. "
+                        "pgbench against the confined PostgreSQL: single = one transacao() call per transaction; txN = N calls between BEGIN and COMMIT; "
+                        "pipelineN = N transacao() calls in one pipeline with one Sync; loteN = one transacoes_lote() call settling N requests "
+                        "(the API's way since commit 12133fc). Client ids ascending inside a transaction. "
                         "The ceiling is the best variant: %s." % (ceiling.get("variant") or "?"), stamp))
         if ceiling.get("variants"):
             p.append("<table><tr><th>variant</th><th>mode</th><th>calls per tx</th><th>clients</th><th>tx/s</th><th>calls/s</th><th>failed tx</th><th>db cpu s</th></tr>")
