@@ -97,10 +97,14 @@ $$;
 
 -- extrato: the statement as the JSON text the API sends, or NULL when the
 -- client does not exist. One SQL statement, hence one snapshot: the total
--- and the last ten transactions always agree.
+-- and the last ten transactions always agree. PL/pgSQL rather than a SQL
+-- function because PL/pgSQL keeps the statement's plan across calls, while
+-- a SQL function is planned again on every call.
 CREATE FUNCTION extrato(p_cliente integer)
 RETURNS text
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
     SELECT json_build_object(
         'saldo', json_build_object(
             'total', c.saldo,
@@ -120,5 +124,6 @@ LANGUAGE sql STABLE AS $$
                       LIMIT 10) t),
             '[]'::json))::text
       FROM clientes c
-     WHERE c.id = p_cliente;
+     WHERE c.id = p_cliente);
+END;
 $$;
