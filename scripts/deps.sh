@@ -10,13 +10,20 @@ packages=(
     nginx-light                                           # the load balancer
     python3 python3-pytest curl iproute2                  # the integration tests
     cppcheck clang-format clang libclang-rt-14-dev        # lint, fuzzing (libFuzzer)
-    wrk                                                   # load for the fault tests
+    wrk nodejs python3-yaml                               # load (faults, bench), k6 checks, compose.yml reading
 )
+# Extra packages a component needs only for itself (e.g. chromium for the
+# site's browser test) can be passed as arguments.
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
     # nginx-light is a transitional package on some releases: any nginx will do.
     if [ "$p" = nginx-light ] && command -v nginx >/dev/null 2>&1; then
+        continue
+    fi
+    # Any Node.js on the PATH will do for the k6 script checks.
+    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then
         continue
     fi
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
