@@ -113,7 +113,7 @@ static void conn_clear_results(db_conn_t *conn)
     }
 }
 
-static int pool_is_up(const db_pool_t *pool)
+int db_pool_is_up(const db_pool_t *pool)
 {
     for (size_t i = 0; i < pool->nconns; i++) {
         if (pool->conns[i].state == CONN_READY || pool->conns[i].state == CONN_BUSY)
@@ -242,7 +242,7 @@ static void conn_fail(db_conn_t *conn, db_outcome_t outcome, const char *why)
     LOG_W("db[%u]: connection lost (%s); %zu in-flight request(s) answered 503", conn->index, reason, lost);
     conn_close(conn, outcome);
     conn_schedule_reconnect(conn);
-    if (!pool_is_up(conn->pool))
+    if (!db_pool_is_up(conn->pool))
         pool_fail_waiting(conn->pool);
 }
 
@@ -610,7 +610,7 @@ void db_pool_start(db_pool_t *pool)
 
 db_submit_t db_pool_submit(db_pool_t *pool, db_query_t *q)
 {
-    if (pool->closing || !pool_is_up(pool))
+    if (pool->closing || !db_pool_is_up(pool))
         return DB_SUBMIT_UNAVAILABLE;
     if (pool->pending >= pool->cfg->max_pending)
         return DB_SUBMIT_OVERLOADED;

@@ -72,6 +72,8 @@ void db_pool_start(db_pool_t *pool);
 db_submit_t db_pool_submit(db_pool_t *pool, db_query_t *q);
 /* Sends what waits on idle connections; call after every loop iteration. */
 void db_pool_dispatch(db_pool_t *pool);
+/* Whether some connection can take queries now. */
+int db_pool_is_up(const db_pool_t *pool);
 /* Requests queued or in flight. */
 size_t db_pool_pending(const db_pool_t *pool);
 /* Fails whatever is still pending with DB_UNAVAILABLE, closes and frees. */

@@ -91,13 +91,22 @@ static int server_start(server_t *srv)
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->globalconf.hosts;
 
+    db_pool_start(srv->pool);
+    return 0;
+}
+
+/* Opens the listener. Done only once the database pipeline is ready: until
+ * then nginx finds no socket and sends everything to the other replica (a
+ * refused connect is retried even for a POST), instead of this replica
+ * answering 503 while it connects. */
+static int server_listen(server_t *srv)
+{
     int fd = listener_open(srv->cfg.listen);
     if (fd < 0)
         return -1;
-    srv->listener = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    srv->listener = h2o_evloop_socket_create(srv->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     srv->listener->data = srv;
     h2o_socket_read_start(srv->listener, on_accept);
-    db_pool_start(srv->pool);
     LOG_I("%s: listening on %s", srv->cfg.name, srv->cfg.listen);
     return 0;
 }
@@ -117,9 +126,11 @@ static void server_turn(server_t *srv, int32_t max_wait_ms)
 static void server_drain(server_t *srv)
 {
     LOG_I("%s: draining %zu pending request(s)", srv->cfg.name, db_pool_pending(srv->pool));
-    h2o_socket_read_stop(srv->listener);
-    h2o_socket_close(srv->listener);
-    listener_unlink(srv->cfg.listen);
+    if (srv->listener != NULL) {
+        h2o_socket_read_stop(srv->listener);
+        h2o_socket_close(srv->listener);
+        listener_unlink(srv->cfg.listen);
+    }
     handlers_start_draining(srv->handler);
 
     h2o_loop_t *loop = srv->ctx.loop;
@@ -166,6 +177,12 @@ int main(void)
         return 1;
     }
     if (server_start(&srv) != 0)
+        return 1;
+    if (!db_pool_is_up(srv.pool))
+        LOG_I("%s: waiting for the database before listening", srv.cfg.name);
+    while (!stop_requested && !db_pool_is_up(srv.pool))
+        server_turn(&srv, 100);
+    if (!stop_requested && server_listen(&srv) != 0)
         return 1;
     while (!stop_requested)
         server_turn(&srv, 1000);

@@ -53,7 +53,11 @@ def test_replica_crash_loses_nothing_and_replica_rejoins():
 
     assert rejoined is not None, "restarted replica never served"
     statuses = load.by_status()
-    assert set(statuses) <= {200, 422, 502, 503, 0}, statuses
+    # Only requests in flight on the killed replica may fail (502). A
+    # restarting replica listens only once its database pipeline is ready,
+    # so it never answers 503 while it connects.
+    assert set(statuses) <= {200, 422, 502}, statuses
+    assert statuses.get(502, 0) <= 64, statuses
     served_after = [a for a in load.answers if a.started > t_kill + 0.5 and a.status in (200, 422)]
     assert served_after, "nginx did not route around the dead replica"
     assert fk.ledger_check(load) == []
