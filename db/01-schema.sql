@@ -12,7 +12,16 @@ CREATE TABLE clientes (
     -- Defence in depth: the procedure never violates this, and if a bug ever
     -- tried to, the whole batch would fail (503) instead of lying.
     CONSTRAINT saldo_dentro_do_limite CHECK (saldo >= -limite)
-) WITH (fillfactor = 50); -- room on the page for HOT updates of the hot rows
+) WITH (
+    fillfactor = 50, -- room on the page for HOT updates of the hot rows
+    -- Thousands of updates a second on five rows: vacuum them as soon as
+    -- there is something to vacuum. Measured: until its first vacuum the
+    -- table costs the database twice the CPU per request (the page's dead
+    -- line pointers pile up and every prune and lookup walks them).
+    autovacuum_vacuum_threshold = 200,
+    autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_cost_delay = 0
+);
 
 CREATE TABLE transacoes (
     id           bigint GENERATED ALWAYS AS IDENTITY,
