@@ -466,9 +466,11 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
 static int compare_queries(const void *a, const void *b)
 {
     const db_query_t *x = *(db_query_t *const *)a, *y = *(db_query_t *const *)b;
-    /* Writes first, in ascending client id: every transaction takes the row
-     * locks in the same order, so two replicas cannot deadlock. Arrival
-     * order is kept among requests of one client. */
+    /* Writes first (they become the rows of the one batch call), grouped by
+     * client in ascending id, keeping arrival order among one client's
+     * requests: each client's balance evolves in the order its requests
+     * came. (Deadlock freedom does not rest on this order: the batch call
+     * locks its clients in ascending id itself.) */
     if (x->kind != y->kind)
         return x->kind == DB_QUERY_TRANSACAO ? -1 : 1;
     if (x->client_id != y->client_id)

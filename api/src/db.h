@@ -6,9 +6,10 @@
  * each loop iteration db_pool_dispatch() sends everything waiting, up to
  * MAX_BATCH per connection, as one pipeline ended by a single Sync: the
  * statements form one implicit transaction, so the whole round trip costs
- * one commit (one WAL flush) instead of one per request. Within a round trip
- * writes are sent in ascending client id, so two replicas' transactions
- * always lock the hot client rows in the same order and cannot deadlock.
+ * one commit (one WAL flush) instead of one per request. All the writes of
+ * a round trip go in one transacoes_lote() call, which locks each client
+ * once, in ascending id order, so two replicas' transactions cannot
+ * deadlock; each statement (extrato) is its own call in the same pipeline.
  * No query is completed before the Sync that commits it has come back.
  */
 #ifndef RINHA_DB_H
