@@ -6,7 +6,6 @@
  */
 #include "handlers.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
