@@ -65,9 +65,10 @@ TEST_EXTRA :=
 test: deps ## every test: lint, unit, integration (plain + sanitizer), and each component's checks
 	$(MAKE) format-check lint unit integration integration-asan $(TEST_EXTRA)
 
-lint: ## cppcheck over the server sources
+lint: ## cppcheck and clang-tidy (.clang-tidy) over the C sources
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -I$(SRC_DIR) $(SRCS) api/tests/*.c
+	clang-tidy --quiet $(SRCS) api/tests/*.c api/fuzz/*.c -- $(CSTD) $(DEFS) $(PKG_CFLAGS) -I$(SRC_DIR)
 
 format: ## clang-format the C sources in place
 	clang-format -i $(C_FILES)

@@ -9,7 +9,7 @@ packages=(
     postgresql-15 postgresql-client-15                    # the database
     nginx-light                                           # the load balancer
     python3 python3-pytest curl iproute2                  # the integration tests
-    cppcheck clang-format clang libclang-rt-14-dev        # lint, fuzzing (libFuzzer)
+    cppcheck clang-format clang-tidy clang libclang-rt-14-dev  # lint, fuzzing (libFuzzer)
     wrk nodejs python3-yaml                               # load (faults, bench), k6 checks, compose.yml reading
 )
 # Extra packages a component needs only for itself (e.g. chromium for the

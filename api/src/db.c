@@ -14,6 +14,7 @@
  */
 #include "db.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -545,10 +546,11 @@ static void conn_send_batch(db_conn_t *conn)
     size_t n = 0;
     while (n < pool->cfg->max_batch && !h2o_linklist_is_empty(&pool->waiting)) {
         db_query_t *q = H2O_STRUCT_FROM_MEMBER(db_query_t, link, pool->waiting.next);
+        assert(q->link.next != NULL && q->link.prev != NULL); /* a linked node (helps the analyzer too) */
         h2o_linklist_unlink(&q->link);
         conn->batch[n++] = q;
     }
-    qsort(conn->batch, n, sizeof(conn->batch[0]), compare_queries);
+    qsort(conn->batch, n, sizeof(db_query_t *), compare_queries);
     size_t nwrites = 0;
     while (nwrites < n && conn->batch[nwrites]->kind == DB_QUERY_TRANSACAO)
         nwrites++;

@@ -34,7 +34,7 @@ static int open_unix(const char *path)
         LOG_E("listen: unix socket path too long: %s", path);
         return -1;
     }
-    strcpy(sa.sun_path, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked above */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         LOG_E("socket(AF_UNIX): %s", strerror(errno));

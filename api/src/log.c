@@ -38,6 +38,7 @@ void log_msg(log_level_t level, const char *fmt, ...)
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): a known false positive; ap is started above. */
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     if (n < 0)

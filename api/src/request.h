@@ -19,7 +19,7 @@
 
 /* `descricao` is 1..10 characters; a UTF-8 character is at most 4 bytes. */
 #define REQUEST_DESCRICAO_MAX_CHARS 10
-#define REQUEST_DESCRICAO_MAX_BYTES (REQUEST_DESCRICAO_MAX_CHARS * 4)
+#define REQUEST_DESCRICAO_MAX_BYTES ((size_t)REQUEST_DESCRICAO_MAX_CHARS * 4)
 
 typedef enum {
     ROUTE_TRANSACAO,          /* POST /clientes/{id}/transacoes */
