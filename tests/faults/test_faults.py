@@ -77,6 +77,30 @@ def test_replica_crash_loses_nothing_and_replica_rejoins():
     conn.close()
 
 
+# ------------------------------------------------------------- graceful stop
+
+
+def test_sigterm_drains_without_failing_a_request():
+    load = fk.Load(workers=16).start()
+    time.sleep(fk.scaled(2))
+    victim = fk.pid_of("api02")
+    kill_and_wait(victim, signal.SIGTERM)
+    time.sleep(fk.scaled(1))
+    fk.stack("replica", "api02")
+    rejoined = fk.wait_until(lambda: fk.replica_serves("api02"), timeout=10)
+    time.sleep(fk.scaled(1))
+    load.stop()
+    with open(os.path.join(fk.VAR, "log", "api02.log")) as f:
+        log = f.read()
+    report("sigterm", load=load.describe(), rejoined_s=rejoined)
+
+    assert "api02: stopped" in log, "the replica did not finish its drain"
+    # Draining closes nginx's keep-alive connections as responses go out and
+    # the replica exits only once quiet: no request may fail.
+    assert set(load.by_status()) <= {200, 422}, load.by_status()
+    assert fk.ledger_check(load) == []
+
+
 # ---------------------------------------------------------- database restart
 
 
