@@ -22,7 +22,6 @@ import datetime as dt
 import fcntl
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from runinfo import compose_limits, machine
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The measured tree: the working tree, or with --rev a clean export of a
@@ -96,32 +97,13 @@ def load_mix():
         return json.load(f)
 
 
-def parse_memory_mb(v):
-    """compose memory ("380MB", "1g", "512m", bytes) -> MiB, as docker reads it."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*", str(v), re.I)
-    if not m:
-        raise ValueError("memory limit %r" % v)
-    n = float(m.group(1))
-    unit = (m.group(2) or "b").lower().rstrip("b").rstrip("i")
-    mult = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}[unit]
-    return n * mult
-
-
 def load_envelope():
     """The per-service split from compose.yml: {svc: {cpus, memory_mb}}."""
-    path = os.path.join(TREE, "compose.yml")
     try:
-        import yaml  # Debian's python3-yaml
-
-        with open(path) as f:
-            doc = yaml.safe_load(f)
+        limits = compose_limits(os.path.join(TREE, "compose.yml"))
     except ImportError:
         die("python3-yaml is missing (apt-get install python3-yaml)")
-    services = {}
-    for name, svc in (doc.get("services") or {}).items():
-        lim = (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits") or {}
-        if "cpus" in lim and "memory" in lim:
-            services[name] = {"cpus": float(lim["cpus"]), "memory_mb": round(parse_memory_mb(lim["memory"]), 1)}
+    services = {n: v for n, v in limits.items() if v["cpus"] is not None and v["memory_mb"] is not None}
     missing = [s for s in SERVICES if s not in services]
     if missing:
         die("compose.yml has no deploy.resources.limits for %s" % ", ".join(missing))
@@ -144,27 +126,6 @@ def git_meta(rev_commit=None):
     paths = ["api", "db", "nginx", "compose.yml", "scripts/stack.sh", "k6", "bench"]
     st = out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--"] + paths)
     return commit, bool(st)
-
-
-def machine():
-    cpu_model = None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            mem_kb = int(f.readline().split()[1])
-    except OSError:
-        mem_kb = 0
-    return {
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "memory_mb": mem_kb // 1024 or None,
-        "kernel": platform.release(),
-        "cpu_model": cpu_model,
-    }
 
 
 # --- cgroups --------------------------------------------------------------------

@@ -24,6 +24,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "reports", "tools"))
 import bench  # noqa: E402
+import runinfo  # noqa: E402
 import report  # noqa: E402
 
 MIX = bench.load_mix()
@@ -31,13 +32,13 @@ MIX = bench.load_mix()
 
 class Compose(unittest.TestCase):
     def test_memory_units(self):
-        self.assertEqual(bench.parse_memory_mb("380MB"), 380)
-        self.assertEqual(bench.parse_memory_mb("1g"), 1024)
-        self.assertEqual(bench.parse_memory_mb("512m"), 512)
-        self.assertEqual(bench.parse_memory_mb("1048576"), 1)
-        self.assertEqual(bench.parse_memory_mb("2048KB"), 2)
+        self.assertEqual(runinfo.parse_memory_mb("380MB"), 380)
+        self.assertEqual(runinfo.parse_memory_mb("1g"), 1024)
+        self.assertEqual(runinfo.parse_memory_mb("512m"), 512)
+        self.assertEqual(runinfo.parse_memory_mb("1048576"), 1)
+        self.assertEqual(runinfo.parse_memory_mb("2048KB"), 2)
         with self.assertRaises(ValueError):
-            bench.parse_memory_mb("lots")
+            runinfo.parse_memory_mb("lots")
 
     def test_envelope_from_compose(self):
         env = bench.load_envelope()

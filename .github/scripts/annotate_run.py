@@ -18,61 +18,20 @@ stays null). Needs PyYAML (python3-yaml).
 import argparse
 import json
 import os
-import platform
-import re
-import socket
 import sys
 
-import yaml
-
-
-def mem_mb(text):
-    """'380MB' / '0.5GB' / '512m' -> MB (decimal units as docker reads them: 1MB = 1 MiB)."""
-    m = re.fullmatch(r"\s*([\d.]+)\s*([kmgKMG]?)[bB]?\s*", str(text))
-    if not m:
-        return None
-    v = float(m.group(1))
-    unit = m.group(2).lower()
-    return v / 1024 if unit == "k" else v * 1024 if unit == "g" else v if unit == "m" else v / 1024 / 1024
+# The envelope and machine are described exactly as bench/bench.py does.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from runinfo import compose_limits, machine  # noqa: E402
 
 
 def envelope(compose_path, enforced):
-    with open(compose_path) as f:
-        doc = yaml.safe_load(f)
-    services = {}
-    for name, svc in (doc.get("services") or {}).items():
-        lim = ((svc or {}).get("deploy") or {}).get("resources", {}).get("limits") or {}
-        cpus = float(lim["cpus"]) if "cpus" in lim else None
-        mem = mem_mb(lim["memory"]) if "memory" in lim else None
-        services[name] = {"cpus": cpus, "memory_mb": mem}
-    total_cpu = sum(s["cpus"] for s in services.values()) if all(s["cpus"] is not None for s in services.values()) else None
-    total_mem = sum(s["memory_mb"] for s in services.values()) if all(
-        s["memory_mb"] is not None for s in services.values()) else None
-    return {"cpus": None if total_cpu is None else round(total_cpu, 3),
-            "memory_mb": None if total_mem is None else round(total_mem, 1),
+    services = compose_limits(compose_path)
+    cpus = [s["cpus"] for s in services.values()]
+    mems = [s["memory_mb"] for s in services.values()]
+    return {"cpus": round(sum(cpus), 3) if None not in cpus else None,
+            "memory_mb": round(sum(mems), 1) if None not in mems else None,
             "enforced": enforced, "services": services}
-
-
-def machine():
-    cpu_model, mem = None, None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem = int(line.split()[1]) // 1024
-                    break
-    except OSError:
-        pass
-    return {"host": socket.gethostname(), "cpus": os.cpu_count(), "memory_mb": mem,
-            "kernel": platform.release(), "cpu_model": cpu_model}
 
 
 def main():

@@ -527,7 +527,8 @@ static int conn_send_writes(db_conn_t *conn, size_t nwrites)
                              format_int_array(conn->valores_text, w, nwrites, 1), conn->tipos_text,
                              descricoes};
     /* libpq copies the parameters into its output buffer at once. */
-    int ok = PQsendQueryPrepared(conn->pg, statements[DB_QUERY_TRANSACAO].name, 4, params, NULL, NULL, 0);
+    const statement_t *st = &statements[DB_QUERY_TRANSACAO];
+    int ok = PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0);
     free(descricoes);
     return ok;
 }
@@ -537,7 +538,8 @@ static int conn_send_extrato(db_conn_t *conn, const db_query_t *q)
     char id[16];
     snprintf(id, sizeof(id), "%" PRId32, q->client_id);
     const char *params[1] = {id};
-    return PQsendQueryPrepared(conn->pg, statements[DB_QUERY_EXTRATO].name, 1, params, NULL, NULL, 0);
+    const statement_t *st = &statements[DB_QUERY_EXTRATO];
+    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0);
 }
 
 static void conn_send_batch(db_conn_t *conn)

@@ -23,6 +23,8 @@ import sys
 import urllib.parse
 from datetime import datetime, timezone
 
+from report import nice_max  # the same axis rounding as the per-run reports
+
 SCHEMA_VERSION = 1
 SCENARIO_ORDER = {"rinha": 0, "stress": 1, "bench-mix": 2}
 SCENARIO_TEXT = {
@@ -324,7 +326,6 @@ def runs_table(runs, page_dir):
             rps += '<br><span class="small muted">at %s</span>' % esc(lv.get("name") or "?")
         errors, inc = sum_levels(run, "errors"), sum_levels(run, "inconsistencies")
         link = report_href(run, page_dir)
-        label = "report" if run.has_report else "summary.json"
         attrs = {
             "data-run": run.id, "data-commit": run.get("commit"), "data-tool": run.get("tool"),
             "data-scenario": run.get("scenario"), "data-date": run.get("date"),
@@ -359,16 +360,6 @@ def runs_table(runs, page_dir):
 
 W, H = 600, 270
 ML, MR, MT, MB = 64, 40, 30, 54
-
-
-def nice_max(v):
-    if v <= 0:
-        return 1.0
-    exp = 10 ** math.floor(math.log10(v))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * exp >= v:
-            return m * exp
-    return 10 * exp
 
 
 def axis_label(v, unit):

@@ -38,17 +38,25 @@ def kill_and_wait(pid, sig):
 # ------------------------------------------------------------ replica crash
 
 
-def test_replica_crash_loses_nothing_and_replica_rejoins():
+def signal_and_restart(name, sig, down_s):
+    """Under load: signal replica `name`, wait for it to exit, leave it down
+    for `down_s` (scaled), restart it, wait until it serves, keep the load on
+    as long again. Returns (load, monotonic time of the signal, seconds the
+    restarted replica took to serve or None)."""
     load = fk.Load(workers=16).start()
     time.sleep(fk.scaled(2))
-    victim = fk.pid_of("api01")
-    t_kill = time.monotonic()
-    kill_and_wait(victim, signal.SIGKILL)
-    time.sleep(fk.scaled(2))
-    fk.stack("replica", "api01")
-    rejoined = fk.wait_until(lambda: fk.replica_serves("api01"), timeout=10)
-    time.sleep(fk.scaled(2))
+    t_signal = time.monotonic()
+    kill_and_wait(fk.pid_of(name), sig)
+    time.sleep(fk.scaled(down_s))
+    fk.stack("replica", name)
+    rejoined = fk.wait_until(lambda: fk.replica_serves(name), timeout=10)
+    time.sleep(fk.scaled(down_s))
     load.stop()
+    return load, t_signal, rejoined
+
+
+def test_replica_crash_loses_nothing_and_replica_rejoins():
+    load, t_kill, rejoined = signal_and_restart("api01", signal.SIGKILL, down_s=2)
     report("replica-crash", load=load.describe(), rejoined_s=rejoined)
 
     assert rejoined is not None, "restarted replica never served"
@@ -81,15 +89,7 @@ def test_replica_crash_loses_nothing_and_replica_rejoins():
 
 
 def test_sigterm_drains_without_failing_a_request():
-    load = fk.Load(workers=16).start()
-    time.sleep(fk.scaled(2))
-    victim = fk.pid_of("api02")
-    kill_and_wait(victim, signal.SIGTERM)
-    time.sleep(fk.scaled(1))
-    fk.stack("replica", "api02")
-    rejoined = fk.wait_until(lambda: fk.replica_serves("api02"), timeout=10)
-    time.sleep(fk.scaled(1))
-    load.stop()
+    load, _, rejoined = signal_and_restart("api02", signal.SIGTERM, down_s=1)
     with open(os.path.join(fk.VAR, "log", "api02.log")) as f:
         log = f.read()
     report("sigterm", load=load.describe(), rejoined_s=rejoined)
