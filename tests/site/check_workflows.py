@@ -231,8 +231,8 @@ def simulate_archive(doc, root):
         subprocess.run(["git", "init", "-q", "--bare", "-b", "main", origin], check=True, **q)
         seed = os.path.join(tmp, "seed")
         subprocess.run(["git", "clone", "-q", origin, seed], check=True, **q)
-        # The seed holds what `make site` needs: the Makefile, mk/ and the site tool.
-        for rel in ("Makefile", "mk", "reports/tools/site.py"):
+        # The seed holds what `make site` needs: the Makefile, mk/ and the site tools.
+        for rel in ("Makefile", "mk", "reports/tools"):
             dst = os.path.join(seed, rel)
             os.makedirs(os.path.dirname(dst), exist_ok=True)
             (shutil.copytree if os.path.isdir(os.path.join(root, rel)) else shutil.copy)(os.path.join(root, rel), dst)
