@@ -1,7 +1,5 @@
--- The five clients of the contract, balance 0. Client 6 must not exist.
-INSERT INTO clientes (id, limite, saldo) VALUES
-    (1, 100000, 0),
-    (2, 80000, 0),
-    (3, 1000000, 0),
-    (4, 10000000, 0),
-    (5, 500000, 0);
+-- The five clients of the contract, balance 0 (client 6 must not exist).
+-- db/clientes.csv is the one list of clients: the test suites, the load
+-- scenarios and the benchmark read it too. Paths are relative to db/
+-- (init.sh runs psql from there).
+\copy clientes (id, limite) FROM 'clientes.csv' WITH (FORMAT csv, HEADER true)

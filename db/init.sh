@@ -11,6 +11,8 @@ role=${RINHA_DB_USER:-rinha}
 psql -X -q -v ON_ERROR_STOP=1 -d postgres \
     -c "CREATE ROLE \"$role\" LOGIN" \
     -c "CREATE DATABASE \"$db\" OWNER \"$role\""
-for f in "$here"/[0-9][0-9]-*.sql; do
+# From db/ itself: the seed reads clientes.csv by a relative path.
+cd "$here"
+for f in [0-9][0-9]-*.sql; do
     psql -X -q -v ON_ERROR_STOP=1 -U "$role" -d "$db" -f "$f"
 done
