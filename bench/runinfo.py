@@ -1,41 +1,16 @@
 """What every archived run records about where it ran: the envelope split
-declared in compose.yml and the machine. Shared by bench/bench.py (native
-runs) and .github/scripts/annotate_run.py (k6 runs under docker compose), so
-that both describe a run the same way. Python 3 standard library plus
-Debian's python3-yaml."""
+declared in compose.yml (read by scripts/envelope.py, the one reader of
+compose's limits) and the machine. Shared by bench/bench.py (native runs)
+and .github/scripts/annotate_run.py (k6 runs under docker compose), so that
+both describe a run the same way. Python 3 standard library plus Debian's
+python3-yaml."""
 
 import os
 import platform
-import re
+import sys
 
-
-def parse_memory_mb(v):
-    """compose memory ("380MB", "1g", "512m", bytes) -> MiB, as docker reads it."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*", str(v), re.I)
-    if not m:
-        raise ValueError("memory limit %r" % v)
-    n = float(m.group(1))
-    unit = (m.group(2) or "b").lower().rstrip("b").rstrip("i")
-    mult = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}[unit]
-    return n * mult
-
-
-def compose_limits(path):
-    """{service: {"cpus": float or None, "memory_mb": float or None}} from
-    compose.yml's services.*.deploy.resources.limits (None where absent).
-    Raises ImportError without python3-yaml."""
-    import yaml  # Debian's python3-yaml
-
-    with open(path) as f:
-        doc = yaml.safe_load(f)
-    services = {}
-    for name, svc in (doc.get("services") or {}).items():
-        lim = (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits") or {}
-        services[name] = {
-            "cpus": float(lim["cpus"]) if "cpus" in lim else None,
-            "memory_mb": round(parse_memory_mb(lim["memory"]), 1) if "memory" in lim else None,
-        }
-    return services
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+from envelope import compose_limits, parse_memory_mb  # noqa: E402,F401  (this module's interface)
 
 
 def machine():

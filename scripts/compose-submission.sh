@@ -34,14 +34,15 @@ commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 rm -rf "$out"
 mkdir -p "$out"
 
-/usr/bin/python3 - "$repo/compose.yml" "$out/docker-compose.yml" "$commit" <<'EOF'
-import os, re, sys
+/usr/bin/python3 - "$repo/compose.yml" "$out/docker-compose.yml" "$commit" "$repo/scripts" <<'EOF'
+import sys
 import yaml
 
-src, dst, commit = sys.argv[1:4]
-text = open(src).read()
-text = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), text)
-doc = yaml.safe_load(text)
+src, dst, commit, scripts = sys.argv[1:5]
+sys.path.insert(0, scripts)
+import envelope  # compose.yml as compose reads it (interpolated)
+
+doc = envelope.load(src)
 for name, svc in doc["services"].items():
     svc.pop("build", None)
     if not svc.get("image"):
@@ -73,14 +74,8 @@ cp "$repo/db/postgresql.conf" "$out/postgresql.conf"
 } >"$out/script.sql"
 
 images=$(awk '/^ *image:/ { print $2 }' "$out/docker-compose.yml" | sort -u)
-limits=$(/usr/bin/python3 - "$out/docker-compose.yml" <<'EOF'
-import sys, yaml
-doc = yaml.safe_load(open(sys.argv[1]))
-for name, svc in doc["services"].items():
-    l = svc["deploy"]["resources"]["limits"]
-    print(f"| {name} | {l['cpus']} | {l['memory']} |")
-EOF
-)
+limits=$(/usr/bin/python3 "$repo/scripts/envelope.py" limits "$out/docker-compose.yml" |
+    awk '{ printf "| %s | %s | %sMB |\n", $1, $2, $3 }')
 
 cat >"$out/README.md" <<EOF
 # Crébitos in C

@@ -174,14 +174,7 @@ cgroup_dir() {
 }
 
 # Declared limits: "service cpus memory_MB".
-declared=$(/usr/bin/python3 - "$repo/compose.yml" <<'EOF'
-import re, sys, yaml
-doc = yaml.safe_load(re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", open(sys.argv[1]).read()))
-for name, svc in doc["services"].items():
-    l = svc["deploy"]["resources"]["limits"]
-    print(name, l["cpus"], re.fullmatch(r"(\d+)MB", str(l["memory"])).group(1))
-EOF
-)
+declared=$(/usr/bin/python3 "$repo/scripts/envelope.py" limits "$repo/compose.yml")
 
 declare -A CG_CPU CG_MEM CPU0
 bad=0

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""compose.yml's envelope: the one reader of its services'
+deploy.resources.limits, for every tool that needs them.
+
+    envelope.py check [FILE]    the Rinha's rules on the file (compose-check.sh)
+    envelope.py limits [FILE]   one line per service: name cpus memory_MB
+                                (compose-test.sh, compose-submission.sh)
+
+bench/runinfo.py imports compose_limits() and parse_memory_mb() from here,
+so the native benchmark's cgroups and the archived runs read the same split.
+Python 3 standard library plus Debian's python3-yaml (imported only when a
+file is read, so that a caller can report its absence).
+"""
+
+import os
+import re
+import sys
+from decimal import Decimal, InvalidOperation
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COMPOSE = os.path.join(REPO, "compose.yml")
+# The Rinha's envelope: the limits of all services summed.
+CPU_MAX, MEM_MAX_MB = Decimal("1.5"), 550
+REQUIRED = ("db", "api01", "api02", "nginx")
+
+
+def load(path=COMPOSE, env=None):
+    """The compose file as compose reads it: ${VAR} and ${VAR:-default}
+    interpolated from env (default os.environ), then parsed."""
+    import yaml  # Debian's python3-yaml
+
+    env = os.environ if env is None else env
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: env.get(m.group(1)) or (m.group(2) or ""), text)
+    return yaml.safe_load(text)
+
+
+def raw_limits(doc):
+    """{service: the deploy.resources.limits mapping as written, or None}."""
+    return {name: (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits")
+            for name, svc in (doc.get("services") or {}).items()}
+
+
+def parse_memory_mb(v):
+    """compose memory ("380MB", "1g", "512m", bytes) -> MiB, as docker reads it."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?i?b?)?\s*", str(v), re.I)
+    if not m:
+        raise ValueError("memory limit %r" % v)
+    unit = (m.group(2) or "b").lower().rstrip("b").rstrip("i")
+    return float(m.group(1)) * {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}[unit]
+
+
+def compose_limits(path=COMPOSE):
+    """{service: {"cpus": float or None, "memory_mb": float or None}} (None
+    where absent). Raises ImportError without python3-yaml."""
+    out = {}
+    for name, lim in raw_limits(load(path)).items():
+        lim = lim or {}
+        out[name] = {"cpus": float(lim["cpus"]) if "cpus" in lim else None,
+                     "memory_mb": round(parse_memory_mb(lim["memory"]), 1) if "memory" in lim else None}
+    return out
+
+
+def strict_limits(name, lim):
+    """(cpus, MB, errors) of one service under the Rinha's rules: a positive
+    cpus and a memory written in MB ("40MB"), as the official test reads it."""
+    if not isinstance(lim, dict):
+        return Decimal(0), 0, ["%s: no deploy.resources.limits" % name]
+    errors = []
+    try:
+        cpus = Decimal(str(lim.get("cpus")))
+        if not cpus > 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors.append("%s: deploy.resources.limits.cpus is missing or not a positive number (%r)" % (name, lim.get("cpus")))
+        cpus = Decimal(0)
+    m = re.fullmatch(r"(\d+)MB", str(lim.get("memory")))
+    mb = int(m.group(1)) if m else 0
+    if mb <= 0:
+        errors.append('%s: deploy.resources.limits.memory must be written in MB, like "40MB" (got %r)'
+                      % (name, lim.get("memory")))
+    return cpus, mb, errors
+
+
+def layout_errors(services):
+    """The native run's layout, which the stack relies on: host networking,
+    public image names, health checks, nginx after healthy replicas."""
+    errors = ["service %s is missing" % n for n in REQUIRED if n not in services]
+    for name, svc in services.items():
+        if (svc or {}).get("network_mode") != "host":
+            errors.append("%s: network_mode must be host (the layout of the native run)" % name)
+        if not (svc or {}).get("image"):
+            errors.append("%s: no image: (the public name it is published as)" % name)
+    for name in ("db", "api01", "api02"):
+        if name in services and not (services[name] or {}).get("healthcheck"):
+            errors.append("%s: no healthcheck" % name)
+    dep = (services.get("nginx") or {}).get("depends_on") or {}
+    for name in ("api01", "api02"):
+        if not isinstance(dep, dict) or (dep.get(name) or {}).get("condition") != "service_healthy":
+            errors.append("nginx: must depend on %s with condition service_healthy" % name)
+    return errors
+
+
+def check(path):
+    """Prints each service's limits and the sums; returns the list of rule
+    violations (empty: the file keeps the envelope and the layout)."""
+    doc = load(path)
+    errors = layout_errors(doc.get("services") or {})
+    cpu_sum, mem_sum = Decimal(0), 0
+    for name, lim in raw_limits(doc).items():
+        cpus, mb, errs = strict_limits(name, lim)
+        errors += errs
+        cpu_sum, mem_sum = cpu_sum + cpus, mem_sum + mb
+        print("compose-check: %-6s cpus %-5s memory %dMB" % (name, cpus, mb))
+    print("compose-check: total  cpus %s / %s, memory %dMB / %dMB" % (cpu_sum, CPU_MAX, mem_sum, MEM_MAX_MB))
+    if cpu_sum > CPU_MAX:
+        errors.append("the CPU limits sum to %s, over the envelope of %s" % (cpu_sum, CPU_MAX))
+    if mem_sum > MEM_MAX_MB:
+        errors.append("the memory limits sum to %dMB, over the envelope of %dMB" % (mem_sum, MEM_MAX_MB))
+    return errors
+
+
+def main(argv):
+    if len(argv) not in (2, 3) or argv[1] not in ("check", "limits"):
+        sys.exit("usage: envelope.py check|limits [compose file]")
+    path = argv[2] if len(argv) == 3 else COMPOSE
+    if argv[1] == "limits":
+        for name, lim in compose_limits(path).items():
+            print(name, lim["cpus"], "%g" % lim["memory_mb"])
+        return 0
+    errors = check(path)
+    for e in errors:
+        print("compose-check: FAIL: %s" % e, file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
