@@ -4,18 +4,10 @@
 
 BENCH := /usr/bin/python3 bench/bench.py
 
-# wrk, node and python3-yaml are not in scripts/deps.sh (yet): install them
-# here, only when missing (apt-get update first). pgbench is in postgresql-client-15.
+# wrk, node, python3-yaml and pgbench (postgresql-client-15) are in
+# scripts/deps.sh's base set.
 bench-deps:
-	@missing=""; \
-	for p in wrk nodejs python3-yaml postgresql-client-15; do \
-	  [ "$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null)" = "install ok installed" ] || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "bench-deps: installing$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
-	fi
+	scripts/deps.sh
 
 # BENCH_REV=HEAD (or any commit): measure a clean export of that commit,
 # built in var/bench-src/, instead of the working tree.

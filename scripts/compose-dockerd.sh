@@ -36,24 +36,10 @@ say() { printf 'compose-dockerd: %s\n' "$*"; }
 die() { printf 'compose-dockerd: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
 
-installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
-
 cmd_install() {
-    local missing=() p
-    for p in docker.io docker-compose debootstrap; do installed "$p" || missing+=("$p"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    say "installing ${missing[*]}"
-    # No service may start during the install (no init script, no dockerd
-    # with its default bridge and iptables rules): Debian's policy-rc.d hook.
-    local policy=/usr/sbin/policy-rc.d made_policy=0
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    local rc=0
-    { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } || rc=$?
-    [ "$made_policy" = 1 ] && rm -f "$policy"
-    [ "$rc" = 0 ] || die "apt-get failed"
+    # No service starts during the install (deps.sh): no dockerd with its
+    # default bridge and iptables rules.
+    "$repo/scripts/deps.sh" --only docker.io docker-compose debootstrap
     # Where systemd runs, the package enables its units: this engine is only
     # ever started by hand, so they stay disabled (no bridge at next boot).
     if command -v systemctl >/dev/null; then

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs, only those missing.
-# Debian 12 (bookworm), as root. Idempotent and quiet when all is there.
+# The project's one installer: installs the Debian packages it needs, only
+# those missing. Debian 12 (bookworm), as root. Idempotent and quiet when all
+# is there. No service starts during an install (no system nginx on :80, no
+# system PostgreSQL, no dockerd with its bridge): the project starts its own.
+#
+#   scripts/deps.sh [PKG...]          the base set, plus PKG...
+#   scripts/deps.sh --only PKG...     only PKG... (a component's own needs)
 set -euo pipefail
 
 packages=(
@@ -14,7 +19,11 @@ packages=(
 )
 # Extra packages a component needs only for itself (e.g. chromium for the
 # site's browser test) can be passed as arguments.
-packages+=("$@")
+if [ "${1:-}" = --only ]; then
+    packages=("${@:2}")
+else
+    packages+=("$@")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,5 +49,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Debian's policy-rc.d hook: exit 101 forbids every service start. Only a
+# hook made here is removed again.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
