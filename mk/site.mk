@@ -1,9 +1,11 @@
 # The reports site (reports/index.html), its browser test, and the GitHub
 # workflows' check. Python 3 standard library (Debian's /usr/bin/python3);
-# the browser test installs Debian's chromium when it is missing.
+# the browser test and the screenshot drive Debian's headless Chromium with
+# Selenium, installed when missing.
 SITE_PYTHON ?= /usr/bin/python3
 SITE_RUNS   ?= reports/runs
 SITE_OUT    ?= reports/index.html
+SITE_BROWSER := chromium chromium-driver python3-selenium fonts-dejavu-core
 
 .PHONY: site test-site workflows-check site-screenshot
 
@@ -11,7 +13,8 @@ site: ## build the reports site (reports/index.html) from reports/runs/*/summary
 	$(SITE_PYTHON) reports/tools/site.py --runs $(SITE_RUNS) --out $(SITE_OUT)
 
 test-site: ## browser test of the site on fixture runs (headless Chromium; screenshot in build/site-test/)
-	tests/site/run.sh
+	scripts/deps.sh --only $(SITE_BROWSER)
+	timeout 300 $(SITE_PYTHON) tests/site/browser_test.py --out build/site-test
 
 workflows-check: ## check .github/workflows: valid YAML, make targets and paths they use exist
 	tests/site/workflows_check.sh
@@ -19,4 +22,5 @@ workflows-check: ## check .github/workflows: valid YAML, make targets and paths 
 TEST_EXTRA += test-site workflows-check
 
 site-screenshot: site ## rebuild the site and screenshot it into docs/site.png (the README's picture)
-	$(SITE_PYTHON) tests/site/screenshot.py $(SITE_OUT) docs/site.png
+	scripts/deps.sh --only $(SITE_BROWSER)
+	$(SITE_PYTHON) reports/tools/screenshot.py $(SITE_OUT) docs/site.png

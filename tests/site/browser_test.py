@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Browser test of the reports site, in headless Chromium (CDP over a pipe).
+"""Browser test of the reports site, in headless Chromium driven by Selenium.
 
     browser_test.py [--out build/site-test]
 
 Builds the site from the fixture runs (tests/site/fixtures/runs) with
 reports/tools/site.py, opens it from the file system in headless Chromium
-(fresh profile, no network), and checks what a person would see:
+(fresh profile, no network; the browser set-up of reports/tools/screenshot.py,
+Debian's python3-selenium and chromium-driver), and checks what a person
+would see:
   - the runs table: one row per valid fixture run, newest first, each with
     its commit, tool, scenario, req/s and threshold verdict, linking to its
     report.html (or summary.json when there is none); the unreadable fixture
@@ -34,10 +36,13 @@ import tempfile
 import traceback
 import urllib.parse
 
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-import cdp  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "reports", "tools"))
+from screenshot import emulate, file_url, open_browser, save_full_page  # noqa: E402
 
 SITE = os.path.join(ROOT, "reports", "tools", "site.py")
 FIXTURES = os.path.join(HERE, "fixtures", "runs")
@@ -86,10 +91,6 @@ def fixture_runs(runs_dir):
         good.append(s)
     good.sort(key=lambda s: (s["date"], s["_id"]))
     return good, bad
-
-
-def file_url(path):
-    return "file://" + urllib.parse.quote(os.path.abspath(path))
 
 
 # ------------------------------------------------------------------ the checks
@@ -157,13 +158,12 @@ def main():
     runs, bad = fixture_runs(args.runs)
     assert runs, "no fixture runs"
 
-    browser = cdp.Browser()
+    driver = open_browser(logs=True)
     try:
-        page = cdp.Page(browser)
-        page.goto(file_url(page_path))
-        run_checks(page, browser, runs, bad, args, page_path)
+        driver.get(file_url(page_path))
+        run_checks(Page(driver), runs, bad, args)
     finally:
-        browser.close()
+        driver.quit()
 
     passed = sum(1 for _, ok in results if ok)
     failed = len(results) - passed
@@ -171,9 +171,33 @@ def main():
     return 0 if failed == 0 and passed > 0 else 1
 
 
-def run_checks(page, browser, runs, bad, args, page_path):
+class Page:
+    """The few things the checks do with the page, in their words."""
+
+    def __init__(self, driver):
+        self.driver = driver
+
+    def eval(self, expr):
+        return self.driver.execute_script("return " + expr)
+
+    def goto(self, url):
+        self.driver.get(url)
+
+    def tab(self):
+        ActionChains(self.driver).send_keys(Keys.TAB).perform()
+
+    def media(self, **features):
+        emulate(self.driver, **features)
+
+    def requests_and_errors(self):
+        """URLs the page requested, and its script errors, since the last call."""
+        events = [json.loads(e["message"])["message"] for e in self.driver.get_log("performance")]
+        urls = [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"]
+        errors = [e for e in self.driver.get_log("browser") if e["level"] == "SEVERE" and e.get("source") != "network"]
+        return urls, errors
 
 
+def run_checks(page, runs, bad, args):
     @check("page loads from the file system with its title")
     def _():
         title = page.eval("document.title")
@@ -286,15 +310,15 @@ def run_checks(page, browser, runs, bad, args, page_path):
 
     @check("keyboard: Tab reaches the skip link, then chart points, with a visible focus ring and readout")
     def _():
-        page.eval("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
-        page.key("Tab", "Tab", 9)
+        page.driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+        page.tab()
         first = page.eval("document.activeElement.className + '|' + document.activeElement.getAttribute('href')")
         assert first == "skip|#runs", first
         skip_visible = page.eval("document.activeElement.getBoundingClientRect().left >= 0")
         assert skip_visible, "skip link stays off screen when focused"
         focused = None
         for _ in range(60):
-            page.key("Tab", "Tab", 9)
+            page.tab()
             focused = page.eval("""(function (e) { if (!e.classList || !e.classList.contains('pt')) return null;
                 var m = e.firstElementChild, s = getComputedStyle(m);
                 return {run: e.dataset.run, label: e.dataset.label, stroke: s.stroke, width: s.strokeWidth,
@@ -333,19 +357,15 @@ def run_checks(page, browser, runs, bad, args, page_path):
 
     @check("no request leaves the file system, no script error")
     def _():
-        events = browser.drain()
-        urls = [e["params"]["request"]["url"] for e in events if e.get("method") == "Network.requestWillBeSent"]
+        urls, errs = page.requests_and_errors()
         assert urls, "no request seen at all"
         assert all(u.startswith("file:") or u.startswith("data:") for u in urls), urls
-        errs = [e for e in events if e.get("method") == "Runtime.exceptionThrown"
-                or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
-                    and e["params"]["entry"].get("source") != "network")]
         assert not errs, errs[:3]
 
     @check("screenshot saved")
     def _():
         shot = os.path.join(args.out, "screenshot.png")
-        page.screenshot(shot)
+        save_full_page(page.driver, shot)
         with open(shot, "rb") as f:
             head = f.read(8)
         assert head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 20000, os.path.getsize(shot)
