@@ -32,4 +32,4 @@ k6-check: bench-deps ## check the k6 scripts without k6: syntax, helper unit tes
 	node --import ./k6/test/register.mjs --test k6/test/lib.test.mjs k6/test/scripts.test.mjs
 	/usr/bin/python3 bench/test_bench.py
 
-TEST_EXTRA += k6-check
+CHECK_TOOLS += k6-check

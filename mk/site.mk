@@ -19,7 +19,7 @@ test-site: ## browser test of the site on fixture runs (headless Chromium; scree
 workflows-check: ## check .github/workflows: valid YAML, make targets and paths they use exist
 	tests/site/workflows_check.sh
 
-TEST_EXTRA += test-site workflows-check
+CHECK_TOOLS += test-site workflows-check
 
 site-screenshot: site ## rebuild the site and screenshot it into docs/site.png (the README's picture)
 	scripts/deps.sh --only $(SITE_BROWSER)
