@@ -16,8 +16,10 @@ test-site: ## browser test of the site on fixture runs (headless Chromium; scree
 	scripts/deps.sh --only $(SITE_BROWSER)
 	timeout 300 $(SITE_PYTHON) tests/site/browser_test.py --out build/site-test
 
-workflows-check: ## check .github/workflows: valid YAML, make targets and paths they use exist
-	tests/site/workflows_check.sh
+workflows-check: ## check .github/workflows: yamllint, then what it cannot see (.github/checks/workflows.py)
+	scripts/deps.sh --only yamllint shellcheck python3-yaml
+	yamllint --strict -c .github/checks/yamllint.yml .github
+	$(SITE_PYTHON) .github/checks/workflows.py
 
 CHECK_TOOLS += test-site workflows-check
 
