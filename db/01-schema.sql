@@ -2,7 +2,7 @@
 --
 -- clientes holds each client's limit and running balance; every accepted
 -- transaction is also recorded in transacoes. Both change together inside the
--- procedure `transacao` (03-procedures.sql), so a statement read in one
+-- procedure `transacoes_lote` (03-procedures.sql), so a statement read in one
 -- snapshot always agrees with itself.
 
 CREATE TABLE clientes (
@@ -25,15 +25,40 @@ CREATE TABLE clientes (
 
 CREATE TABLE transacoes (
     id           bigint GENERATED ALWAYS AS IDENTITY,
-    -- No foreign key: a row is only ever inserted by `transacao` right after
+    -- No foreign key: a row is only ever inserted by `transacoes_lote` right after
     -- it updated (and so locked) that client's row, which already proves the
     -- client exists; the FK trigger would cost a lookup per insert.
     cliente_id   integer     NOT NULL,
     valor        bigint      NOT NULL CHECK (valor > 0),
     tipo         char(1)     NOT NULL CHECK (tipo IN ('c', 'd')),
     descricao    varchar(10) NOT NULL CHECK (descricao <> ''),
-    realizada_em timestamptz NOT NULL DEFAULT now()
+    -- Set by transacoes_lote to the time its row locks were granted (not the
+    -- transaction's start, which can be long before under contention), so
+    -- ids and times agree: newer id, same or later time.
+    realizada_em timestamptz NOT NULL
 );
 
 -- The only index the hot path needs: a client's newest transactions first.
 CREATE INDEX transacoes_cliente_recentes ON transacoes (cliente_id, id DESC);
+
+-- Idempotency-Key: the outcome of each keyed POST, stored in the same
+-- transaction that settled it, so that a retry with the same key gets the
+-- same answer and moves no money. A key is scoped to the client of the path:
+-- every request for (cliente_id, chave) is serialized by that client's row
+-- lock, so two replicas can never settle the same key twice. Keys expire
+-- after 24 hours (transacoes_lote ignores and purges older ones).
+CREATE TABLE idempotencia (
+    cliente_id integer     NOT NULL,
+    chave      text        NOT NULL,
+    -- The request the key was first used with: a retry must match it.
+    valor      bigint      NOT NULL,
+    tipo       char(1)     NOT NULL,
+    descricao  varchar(10) NOT NULL,
+    -- Its outcome: status 0 (applied) or 1 (refused), and the answer sent.
+    status     integer     NOT NULL,
+    saldo      bigint      NOT NULL,
+    limite     bigint      NOT NULL,
+    criada_em  timestamptz NOT NULL,
+    PRIMARY KEY (cliente_id, chave)
+);
+CREATE INDEX idempotencia_expiracao ON idempotencia (criada_em);

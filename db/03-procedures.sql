@@ -7,8 +7,12 @@
 -- single call.
 --
 -- Arguments are parallel, 1-based: p_clientes[i], p_valores[i],
--- substr(p_tipos, i, 1) ('c' or 'd') and the i-th string of the JSON array
--- p_descricoes (JSON so that the caller escapes text with a JSON library).
+-- substr(p_tipos, i, 1) ('c' or 'd'), the i-th string of the JSON array
+-- p_descricoes (JSON so that the caller escapes text with a JSON library),
+-- and the i-th element of the JSON array p_chaves, the request's
+-- Idempotency-Key or null. p_chaves is NULL when no request of the batch has
+-- a key: then no idempotency work is done at all (the Rinha load never sends
+-- keys and pays nothing for them).
 -- Requests are applied in the order given; the caller may order them by
 -- client to keep its own fairness, this function does not need it.
 --
@@ -17,17 +21,29 @@
 --   status 1: refused (a debit would pass -limite, or a credit would
 --             overflow the bigint balance); nothing changed for it.
 --   status 2: no such client.
+--   status 3: its Idempotency-Key was already used for a different request
+--             (valor, tipo or descricao differ); nothing changed.
+--   status 4: a retry of an applied keyed request: saldo and limite are
+--             the stored answer; nothing changed now.
+--   status 5: a retry of a refused keyed request; nothing changed now.
+-- (api/src/db_batch.c mirrors these codes.)
 --
 -- Cost: however many requests, one statement, one row lock per distinct
 -- client, one UPDATE per changed client and one multi-row INSERT. The rows
 -- are locked in ascending id order, so two concurrent batches can never
 -- deadlock, and they stay locked until the round trip commits.
-CREATE FUNCTION transacoes_lote(p_clientes integer[], p_valores bigint[], p_tipos text, p_descricoes json)
+--
+-- Time: every transaction of the batch is dated clock_timestamp() read once
+-- the locks are held, not now() (the transaction's start): a batch that
+-- waited for a lock must not be dated before the batch it waited for.
+CREATE FUNCTION transacoes_lote(p_clientes integer[], p_valores bigint[], p_tipos text, p_descricoes json,
+                                p_chaves json DEFAULT NULL)
 RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     n         integer := coalesce(array_length(p_clientes, 1), 0);
     descr     text[] := ARRAY(SELECT json_array_elements_text(p_descricoes));
+    chaves    text[];
     ids       integer[];
     saldos    bigint[];
     limites   bigint[];
@@ -35,9 +51,26 @@ DECLARE
     k         integer;
     delta     bigint;
     ins_ord   integer[] := '{}';
+    agora     timestamptz;
+    -- Keys known in this call: stored ones, then those settled so far.
+    -- chave_ref[j] is "cliente_id:chave"; the others hold what was stored.
+    chave_ref text[] := '{}';
+    chave_vl  bigint[] := '{}';
+    chave_tp  text[] := '{}';
+    chave_ds  text[] := '{}';
+    chave_st  integer[] := '{}';
+    chave_sd  bigint[] := '{}';
+    chave_lm  bigint[] := '{}';
+    novas     integer[] := '{}'; -- indexes into chave_* of keys to store
+    ref       text;
+    j         integer;
 BEGIN
+    IF p_chaves IS NOT NULL THEN
+        chaves := ARRAY(SELECT json_array_elements_text(p_chaves));
+    END IF;
     IF coalesce(array_length(p_valores, 1), 0) <> n OR length(p_tipos) <> n
-       OR coalesce(array_length(descr, 1), 0) <> n THEN
+       OR coalesce(array_length(descr, 1), 0) <> n
+       OR (chaves IS NOT NULL AND coalesce(array_length(chaves, 1), 0) <> n) THEN
         RAISE EXCEPTION 'transacoes_lote: arguments of different lengths';
     END IF;
 
@@ -50,11 +83,40 @@ BEGIN
              ORDER BY c.id
                FOR UPDATE) c;
     novos := saldos;
+    agora := clock_timestamp();
+
+    IF chaves IS NOT NULL THEN
+        -- Under the client locks: no other transaction can be settling the
+        -- same (cliente_id, chave) now, and this statement sees every one
+        -- committed before.
+        SELECT coalesce(array_agg(i.cliente_id || ':' || i.chave), '{}'), coalesce(array_agg(i.valor), '{}'),
+               coalesce(array_agg(i.tipo::text), '{}'), coalesce(array_agg(i.descricao::text), '{}'),
+               coalesce(array_agg(i.status), '{}'), coalesce(array_agg(i.saldo), '{}'),
+               coalesce(array_agg(i.limite), '{}')
+          INTO chave_ref, chave_vl, chave_tp, chave_ds, chave_st, chave_sd, chave_lm
+          FROM idempotencia i
+         WHERE (i.cliente_id, i.chave) IN (SELECT p_clientes[x], chaves[x]
+                                             FROM generate_subscripts(chaves, 1) AS x
+                                            WHERE chaves[x] IS NOT NULL)
+           AND i.criada_em > agora - interval '24 hours';
+    END IF;
 
     FOR i IN 1 .. n LOOP
         k := array_position(ids, p_clientes[i]);
+        ref := NULL;
+        j := NULL;
+        IF k IS NOT NULL AND chaves IS NOT NULL AND chaves[i] IS NOT NULL THEN
+            ref := p_clientes[i] || ':' || chaves[i];
+            j := array_position(chave_ref, ref);
+        END IF;
         IF k IS NULL THEN
             r_status := 2; r_saldo := NULL; r_limite := NULL;
+        ELSIF j IS NOT NULL THEN
+            IF chave_vl[j] = p_valores[i] AND chave_tp[j] = substr(p_tipos, i, 1) AND chave_ds[j] = descr[i] THEN
+                r_status := 4 + chave_st[j]; r_saldo := chave_sd[j]; r_limite := chave_lm[j];
+            ELSE
+                r_status := 3; r_saldo := NULL; r_limite := NULL;
+            END IF;
         ELSE
             delta := CASE substr(p_tipos, i, 1) WHEN 'c' THEN p_valores[i] ELSE -p_valores[i] END;
             -- A debit can neither overflow nor underflow (saldo >= -limite
@@ -69,6 +131,16 @@ BEGIN
             END IF;
             r_saldo := novos[k];
             r_limite := limites[k];
+            IF ref IS NOT NULL THEN
+                chave_ref := chave_ref || ref;
+                chave_vl := chave_vl || p_valores[i];
+                chave_tp := chave_tp || substr(p_tipos, i, 1);
+                chave_ds := chave_ds || descr[i];
+                chave_st := chave_st || r_status;
+                chave_sd := chave_sd || r_saldo;
+                chave_lm := chave_lm || r_limite;
+                novas := novas || array_length(chave_ref, 1);
+            END IF;
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -80,10 +152,23 @@ BEGIN
 
     -- In request order, so identity ids (newest first in the statement)
     -- follow the order the balances were computed in.
-    INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
-    SELECT p_clientes[o], p_valores[o], substr(p_tipos, o, 1), descr[o]
+    INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em)
+    SELECT p_clientes[o], p_valores[o], substr(p_tipos, o, 1), descr[o], agora
       FROM unnest(ins_ord) WITH ORDINALITY AS x(o, pos)
      ORDER BY pos;
+
+    IF array_length(novas, 1) > 0 THEN
+        -- An expired key may still have its row: the new outcome replaces it.
+        INSERT INTO idempotencia AS i (cliente_id, chave, valor, tipo, descricao, status, saldo, limite, criada_em)
+        SELECT split_part(chave_ref[x], ':', 1)::integer, substr(chave_ref[x], strpos(chave_ref[x], ':') + 1),
+               chave_vl[x], chave_tp[x], chave_ds[x], chave_st[x], chave_sd[x], chave_lm[x], agora
+          FROM unnest(novas) AS x
+        ON CONFLICT (cliente_id, chave) DO UPDATE
+           SET valor = excluded.valor, tipo = excluded.tipo, descricao = excluded.descricao,
+               status = excluded.status, saldo = excluded.saldo, limite = excluded.limite,
+               criada_em = excluded.criada_em;
+        DELETE FROM idempotencia WHERE criada_em <= agora - interval '24 hours';
+    END IF;
 END;
 $$;
 
@@ -108,7 +193,9 @@ BEGIN
     SELECT json_build_object(
         'saldo', json_build_object(
             'total', c.saldo,
-            'data_extrato', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+            -- The moment of the read (not the transaction's start): no
+            -- transaction listed can be dated after it.
+            'data_extrato', to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
             'limite', c.limite),
         'ultimas_transacoes', COALESCE(
             (SELECT json_agg(json_build_object(

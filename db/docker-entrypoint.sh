@@ -21,7 +21,7 @@ fi
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     initdb -D "$PGDATA" -E UTF8 --locale=C.UTF-8 -U postgres --auth=trust >/dev/null
-    cp "$share/postgresql.conf" "$share/pg_hba.conf" "$PGDATA/"
+    cp "$share/postgresql.conf" "$share/pg_hba.conf" "$share/pg_ident.conf" "$PGDATA/"
     init_sock=$(mktemp -d)
     pg_ctl -D "$PGDATA" -w -t 60 -s \
         -o "-c unix_socket_directories=$init_sock -c listen_addresses=''" start

@@ -52,6 +52,9 @@ port_busy() { ss -Htln "sport = :$PORT" 2>/dev/null | grep -q .; }
 
 prepare_dirs() {
     id postgres >/dev/null 2>&1 || die "no 'postgres' user (run: make deps)"
+    # The replicas' sockets admit only this group, in which nginx's workers
+    # run (nginx/nginx.conf: user nobody rinha).
+    getent group rinha >/dev/null || groupadd --system rinha || die "cannot create the group rinha"
     mkdir -p "$RUN_DIR" "$RUN_DIR/nginx" "$LOGS"
     chown postgres:postgres "$RUN_DIR"
     chmod 0755 "$RUN_DIR"
@@ -71,7 +74,8 @@ start_postgres() {
             --auth=trust >"$LOGS/initdb.log" 2>&1 || die "initdb failed: see $LOGS/initdb.log"
         local fresh=1
     fi
-    install -o postgres -g postgres -m 0600 "$repo/db/postgresql.conf" "$repo/db/pg_hba.conf" "$PGDATA/"
+    install -o postgres -g postgres -m 0600 "$repo/db/postgresql.conf" "$repo/db/pg_hba.conf" \
+        "$repo/db/pg_ident.conf" "$PGDATA/"
     touch "$LOGS/postgres.log" && chown postgres "$LOGS/postgres.log"
     runuser -u postgres -- "$bin/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 30 start >/dev/null ||
         die "PostgreSQL did not start: see $LOGS/postgres.log"
@@ -86,7 +90,7 @@ start_replica() {
     local name=$1
     if alive "$(pid_of "$name")"; then die "$name already runs"; fi
     # shellcheck disable=SC2086 # API_ENV is a list of VAR=value words
-    env LISTEN="unix:$RUN_DIR/$name.sock" REPLICA_NAME="$name" ${API_ENV:-} \
+    env LISTEN="unix:$RUN_DIR/$name.sock" LISTEN_GROUP=rinha REPLICA_NAME="$name" ${API_ENV:-} \
         "$API_BIN" >>"$LOGS/$name.log" 2>&1 &
     echo $! >"$VAR/$name.pid"
 }

@@ -36,6 +36,7 @@ int config_load(config_t *cfg)
 {
     uint64_t conns, pending, batch;
     cfg->listen = env_or("LISTEN", "127.0.0.1:8080");
+    cfg->listen_group = env_or("LISTEN_GROUP", NULL);
     cfg->db_conninfo = env_or("DATABASE_URL", "host=/run/rinha dbname=rinha user=rinha");
     cfg->name = env_or("REPLICA_NAME", "api");
     if (env_uint("DB_CONNECTIONS", 1, 1, 64, &conns) != 0 ||

@@ -6,6 +6,7 @@
  */
 #include "handlers.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,7 +26,8 @@ typedef struct {
     db_query_t query;
     h2o_req_t *req;
     void **req_slot; /* a pointer in req->pool that h2o clears when the request dies */
-    transacao_t tx;  /* the validated body; query.descricao points into it */
+    transacao_t tx;  /* the validated body; query.tx points here */
+    char idem_key[REQUEST_IDEM_KEY_MAX + 1];
 } pending_t;
 
 #define JSON_ERROR(msg) "{\"erro\":\"" msg "\"}"
@@ -45,44 +47,78 @@ static void send_error(h2o_req_t *req, int status, const char *reason, const cha
     send_json(req, status, reason, body, strlen(body));
 }
 
-static void send_unavailable(h2o_req_t *req, const char *body)
+/* 503 + Retry-After is only ever sent for work that provably did not
+ * happen: a client that obeys it never moves money twice. */
+static void send_not_done(h2o_req_t *req, const char *body)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     send_error(req, 503, "Service Unavailable", body);
 }
 
-/* ---- turning database results into responses ------------------------- */
-
-/* The pool has checked the shape of the result (rows and columns). */
-static void respond_transacao(h2o_req_t *req, const PGresult *r, int row)
+/* A write that reached the database and whose commit nobody can vouch for:
+ * no Retry-After, and the body says how to find out. */
+static void send_unknown(h2o_req_t *req)
 {
-    const char *status = PQgetvalue(r, row, 0);
-    if (strcmp(status, "2") == 0) {
+    send_error(req, 504, "Gateway Timeout",
+               JSON_ERROR("outcome unknown: the transaction may or may not have been applied; check GET "
+                          "/clientes/{id}/extrato, or retry with the same Idempotency-Key"));
+}
+
+/* ---- turning database answers into responses ------------------------- */
+
+static void mark_replayed(h2o_req_t *req)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"), 0, NULL,
+                          H2O_STRLIT("true"));
+}
+
+static void respond_transacao(h2o_req_t *req, const db_query_t *q)
+{
+    switch (q->answer.tx.status) {
+    case TX_NO_CLIENT:
         send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
         return;
-    }
-    if (strcmp(status, "0") != 0) {
+    case TX_KEY_CONFLICT:
+        send_error(req, 422, "Unprocessable Entity",
+                   JSON_ERROR("Idempotency-Key already used for a different request"));
+        return;
+    case TX_REPLAY_REFUSED:
+        mark_replayed(req);
+        /* fall through */
+    case TX_REFUSED:
         send_error(req, 422, "Unprocessable Entity", JSON_ERROR("limite insuficiente"));
         return;
+    case TX_REPLAY_APPLIED:
+        mark_replayed(req);
+        /* fall through */
+    case TX_APPLIED:
+        break;
     }
-    /* saldo and limite come back as decimal text already: no conversion. */
     char body[96];
-    int n = snprintf(body, sizeof(body), "{\"limite\":%s,\"saldo\":%s}", PQgetvalue(r, row, 2),
-                     PQgetvalue(r, row, 1));
-    if (n < 0 || (size_t)n >= sizeof(body)) {
-        send_error(req, 500, "Internal Server Error", JSON_ERROR("unexpected database answer"));
-        return;
-    }
+    int n = snprintf(body, sizeof(body), "{\"limite\":%" PRId64 ",\"saldo\":%" PRId64 "}",
+                     q->answer.tx.limite, q->answer.tx.saldo);
     send_json(req, 200, "OK", body, (size_t)n);
 }
 
-static void respond_extrato(h2o_req_t *req, const PGresult *r)
+static void respond_extrato(h2o_req_t *req, const db_query_t *q)
 {
-    if (PQgetisnull(r, 0, 0)) {
+    if (q->answer.extrato.json == NULL) {
         send_error(req, 404, "Not Found", JSON_ERROR("cliente nao encontrado"));
         return;
     }
-    send_json(req, 200, "OK", PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    send_json(req, 200, "OK", q->answer.extrato.json, q->answer.extrato.len);
+}
+
+static const char *not_done_body(db_cause_t cause)
+{
+    switch (cause) {
+    case DB_CAUSE_QUEUE_TIMEOUT:
+        return JSON_ERROR("not done: timed out waiting for the database; safe to retry");
+    case DB_CAUSE_ROLLED_BACK:
+        return JSON_ERROR("not done: the database refused or timed out, nothing was applied; safe to retry");
+    default:
+        return JSON_ERROR("not done: database unavailable; safe to retry");
+    }
 }
 
 static void respond_outcome(h2o_req_t *req, db_query_t *q)
@@ -90,16 +126,15 @@ static void respond_outcome(h2o_req_t *req, db_query_t *q)
     switch (q->outcome) {
     case DB_OK:
         if (q->kind == DB_QUERY_TRANSACAO)
-            respond_transacao(req, q->result, q->row);
+            respond_transacao(req, q);
         else
-            respond_extrato(req, q->result);
+            respond_extrato(req, q);
         return;
-    case DB_TIMEOUT:
-        send_unavailable(req, JSON_ERROR("database timeout"));
+    case DB_NOT_DONE:
+        send_not_done(req, not_done_body(q->cause));
         return;
-    case DB_UNAVAILABLE:
-    case DB_FAILED:
-        send_unavailable(req, JSON_ERROR("database unavailable"));
+    case DB_UNKNOWN:
+        send_unknown(req);
         return;
     }
 }
@@ -146,13 +181,34 @@ static void submit(api_handler_t *self, h2o_req_t *req, pending_t *p)
     *p->req_slot = NULL;
     free(p);
     if (st == DB_SUBMIT_OVERLOADED)
-        send_unavailable(req, JSON_ERROR("sobrecarregado"));
+        send_not_done(req, JSON_ERROR("not done: overloaded; safe to retry"));
     else
-        send_unavailable(req, JSON_ERROR("database unavailable"));
+        send_not_done(req, not_done_body(DB_CAUSE_NOT_SENT));
+}
+
+/* Finds the request's Idempotency-Key. 0 with *key NULL if there is none,
+ * -1 if it is malformed or repeated. */
+static int find_idem_key(h2o_req_t *req, const char **key, size_t *key_len)
+{
+    *key = NULL;
+    ssize_t at = h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), -1);
+    if (at < 0)
+        return 0;
+    if (h2o_find_header_by_str(&req->headers, H2O_STRLIT("idempotency-key"), at) >= 0)
+        return -1;
+    const h2o_iovec_t *v = &req->headers.entries[at].value;
+    return idempotency_key_parse(v->base, v->len, key, key_len);
 }
 
 static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client_id)
 {
+    const char *key;
+    size_t key_len;
+    if (find_idem_key(req, &key, &key_len) != 0) {
+        send_error(req, 400, "Bad Request",
+                   JSON_ERROR("Idempotency-Key must be one value of 1 to 255 visible ASCII characters"));
+        return;
+    }
     transacao_t tx;
     body_error_t err =
         transacao_parse(req->entity.base != NULL ? req->entity.base : "", req->entity.len, &tx);
@@ -166,10 +222,13 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
     }
     pending_t *p = pending_new(req, DB_QUERY_TRANSACAO, client_id);
     p->tx = tx;
-    p->query.valor = tx.valor;
-    p->query.tipo = (char)tx.tipo;
-    p->query.descricao = p->tx.descricao;
-    p->query.descricao_len = p->tx.descricao_len;
+    p->query.tx = &p->tx;
+    if (key != NULL) {
+        memcpy(p->idem_key, key, key_len);
+        p->idem_key[key_len] = '\0';
+        p->query.idem_key = p->idem_key;
+        p->query.idem_key_len = key_len;
+    }
     submit(self, req, p);
 }
 

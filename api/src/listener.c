@@ -1,11 +1,16 @@
+/*
+ * listener.c - opens the replica's listening socket (see listener.h).
+ */
 #include "listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,7 +32,45 @@ static int finish_listen(int fd, const char *spec)
     return fd;
 }
 
-static int open_unix(const char *path)
+/* Resolves a group name or number; -1 if unknown. */
+static int group_id(const char *group, gid_t *gid)
+{
+    char *end;
+    unsigned long n = strtoul(group, &end, 10);
+    if (group[0] != '\0' && *end == '\0') {
+        *gid = (gid_t)n;
+        return 0;
+    }
+    const struct group *gr = getgrnam(group); /* once, at start-up: nothing else runs yet */
+    if (gr == NULL)
+        return -1;
+    *gid = gr->gr_gid;
+    return 0;
+}
+
+/* Only the socket's owner and its group (nginx's workers, LISTEN_GROUP) may
+ * connect: any other local user gets EACCES. */
+static int restrict_socket(const char *path, const char *group)
+{
+    if (group != NULL) {
+        gid_t gid;
+        if (group_id(group, &gid) != 0) {
+            LOG_E("listen: unknown group %s (LISTEN_GROUP)", group);
+            return -1;
+        }
+        if (chown(path, (uid_t)-1, gid) != 0) {
+            LOG_E("chown(%s): %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    if (chmod(path, 0660) != 0) {
+        LOG_E("chmod(%s): %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_unix(const char *path, const char *group)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -47,8 +90,7 @@ static int open_unix(const char *path)
         close(fd);
         return -1;
     }
-    if (chmod(path, 0666) != 0) {
-        LOG_E("chmod(%s): %s", path, strerror(errno));
+    if (restrict_socket(path, group) != 0) {
         close(fd);
         return -1;
     }
@@ -87,10 +129,10 @@ static int open_tcp(const char *spec)
     return finish_listen(fd, spec);
 }
 
-int listener_open(const char *spec)
+int listener_open(const char *spec, const char *group)
 {
     if (strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)
-        return open_unix(spec + strlen(UNIX_PREFIX));
+        return open_unix(spec + strlen(UNIX_PREFIX), group);
     return open_tcp(spec);
 }
 

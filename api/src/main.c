@@ -81,6 +81,9 @@ static int server_start(server_t *srv)
     /* Must be set before the context copies it. It is also the keep-alive
      * idle timeout: nginx's upstream keepalive_timeout is kept shorter. */
     srv->globalconf.http1.req_timeout = srv->cfg.idle_timeout_ms;
+    /* HTTP/1.1 only: nginx speaks HTTP/1.1 to the replicas, and the h2c
+     * upgrade of this old h2o is attack surface that nothing needs. */
+    srv->globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&srv->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 
@@ -101,7 +104,7 @@ static int server_start(server_t *srv)
  * answering 503 while it connects. */
 static int server_listen(server_t *srv)
 {
-    int fd = listener_open(srv->cfg.listen);
+    int fd = listener_open(srv->cfg.listen, srv->cfg.listen_group);
     if (fd < 0)
         return -1;
     srv->listener = h2o_evloop_socket_create(srv->ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);

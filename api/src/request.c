@@ -143,6 +143,24 @@ body_error_t transacao_parse(const char *body, size_t len, transacao_t *out)
     return err;
 }
 
+int idempotency_key_parse(const char *value, size_t len, const char **key, size_t *key_len)
+{
+    if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+        value++;
+        len -= 2;
+    }
+    if (len == 0 || len > REQUEST_IDEM_KEY_MAX)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
+            return -1;
+    }
+    *key = value;
+    *key_len = len;
+    return 0;
+}
+
 const char *body_error_message(body_error_t err)
 {
     switch (err) {

@@ -72,6 +72,19 @@ body_error_t transacao_parse(const char *body, size_t len, transacao_t *out);
 /* A short, constant, human-readable reason for a body error (never NULL). */
 const char *body_error_message(body_error_t err);
 
+/* Longest accepted Idempotency-Key, in characters. */
+#define REQUEST_IDEM_KEY_MAX 255
+
+/*
+ * Validates an Idempotency-Key header value (the IETF httpapi draft makes it
+ * a structured-field string, so surrounding double quotes are accepted and
+ * stripped; payment APIs send it bare). The key itself must be 1 to
+ * REQUEST_IDEM_KEY_MAX visible ASCII characters other than '"' and '\' (a
+ * UUID or any usual token fits). On success returns 0 and points `key` into
+ * `value`; -1 if invalid.
+ */
+int idempotency_key_parse(const char *value, size_t len, const char **key, size_t *key_len);
+
 /* Number of UTF-8 code points in a valid UTF-8 string of `len` bytes. */
 size_t utf8_char_count(const char *s, size_t len);
 

@@ -799,11 +799,67 @@ static Suite *body_suite(void)
     return s;
 }
 
+/* ---- Idempotency-Key ---------------------------------------------------- */
+
+static const struct {
+    const char *value;
+    int ok;
+    const char *key; /* what is kept, when ok */
+} idem_cases[] = {
+    {"8e03978e-40d5-43e8-bc93-6894a57f9324", 1, "8e03978e-40d5-43e8-bc93-6894a57f9324"},
+    {"\"8e03978e-40d5\"", 1, "8e03978e-40d5"}, /* structured-field string: quotes stripped */
+    {"k", 1, "k"},
+    {"a~!#$%&'()*+,-./:;<=>?@[]^_`{|}", 1, "a~!#$%&'()*+,-./:;<=>?@[]^_`{|}"},
+    {"", 0, NULL},
+    {"\"\"", 0, NULL},
+    {"\"", 0, NULL},
+    {"a b", 0, NULL},
+    {"a\tb", 0, NULL},
+    {"a\"b", 0, NULL},
+    {"a\\b", 0, NULL},
+    {"\"a", 0, NULL},
+    {"caf\xc3\xa9", 0, NULL},
+    {"a\x7f", 0, NULL},
+};
+
+START_TEST(test_idempotency_key)
+{
+    const char *v = idem_cases[_i].value, *key = NULL;
+    size_t len = 0;
+    int rc = idempotency_key_parse(v, strlen(v), &key, &len);
+    ck_assert_msg((rc == 0) == idem_cases[_i].ok, "case %d (%s): rc %d", _i, v, rc);
+    if (idem_cases[_i].ok) {
+        ck_assert_uint_eq(len, strlen(idem_cases[_i].key));
+        ck_assert_int_eq(memcmp(key, idem_cases[_i].key, len), 0);
+    }
+}
+END_TEST
+
+START_TEST(test_idempotency_key_length)
+{
+    char v[REQUEST_IDEM_KEY_MAX + 3];
+    const char *key;
+    size_t len;
+    memset(v, 'k', sizeof(v));
+    ck_assert_int_eq(idempotency_key_parse(v, REQUEST_IDEM_KEY_MAX, &key, &len), 0);
+    ck_assert_uint_eq(len, REQUEST_IDEM_KEY_MAX);
+    ck_assert_int_eq(idempotency_key_parse(v, REQUEST_IDEM_KEY_MAX + 1, &key, &len), -1);
+    v[0] = v[REQUEST_IDEM_KEY_MAX + 1] = '"'; /* the quotes do not count */
+    ck_assert_int_eq(idempotency_key_parse(v, REQUEST_IDEM_KEY_MAX + 2, &key, &len), 0);
+    ck_assert_uint_eq(len, REQUEST_IDEM_KEY_MAX);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("utf8_char_count");
     tcase_add_loop_test(tc, test_utf8_char_count, 0, (int)ARRAY_LEN(utf8_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("idempotency_key");
+    tcase_add_loop_test(tc, test_idempotency_key, 0, (int)ARRAY_LEN(idem_cases));
+    tcase_add_test(tc, test_idempotency_key_length);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("body_error_message");

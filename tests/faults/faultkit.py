@@ -88,7 +88,7 @@ def psql(sql):
 
 
 def reset_db():
-    psql("TRUNCATE transacoes; UPDATE clientes SET saldo = 0;")
+    psql("TRUNCATE transacoes, idempotencia; UPDATE clientes SET saldo = 0;")
 
 
 # --------------------------------------------------------------------- HTTP
@@ -161,6 +161,7 @@ class Answer:
     valor: int = 0
     descricao: str = ""
     body: dict = field(default=None)
+    retry_after: str = None  # the Retry-After header, if any
 
 
 class Load:
@@ -225,6 +226,7 @@ class Load:
             resp = conn.getresponse()
             raw = resp.read()
             a.status = resp.status
+            a.retry_after = resp.getheader("Retry-After")
             if resp.status == 200:
                 a.body = json.loads(raw)
         except (OSError, http.client.HTTPException, ValueError):
@@ -283,11 +285,49 @@ def response_inconsistencies(answers):
     return bad
 
 
+def outcome_problems(answers, stored):
+    """What the answers said against what the database holds (`stored`:
+    descricao -> list of rows). A 503 must carry Retry-After and its write
+    must be absent (the server only says "retry" for what provably did not
+    happen); a 504 must not carry Retry-After (its outcome is unknown); a
+    refused debit (422) must be absent."""
+    problems = []
+    for a in answers:
+        if a.status == 503 and a.retry_after is None:
+            problems.append(f"503 without Retry-After for {a.kind} {a.descricao}")
+        if a.status == 504 and a.retry_after is not None:
+            problems.append(f"504 with Retry-After for {a.kind} {a.descricao}")
+        if a.kind == "t" and a.status in (422, 503) and a.descricao in stored:
+            problems.append(f"transaction {a.descricao} answered {a.status} but stored")
+    return problems
+
+
+def replay_problems(answers):
+    """The replay oracle: replaying each client's transactions in id order,
+    every acknowledged (200) write must have answered the balance that
+    stood right after it."""
+    rows = psql("SELECT cliente_id, valor, tipo, descricao FROM transacoes ORDER BY cliente_id, id")
+    after, running = {}, {}
+    for cid, valor, tipo, descr in rows:
+        cid = int(cid)
+        running[cid] = running.get(cid, 0) + (int(valor) if tipo == "c" else -int(valor))
+        after[descr] = running[cid]
+    problems = []
+    for a in answers:
+        if a.kind == "t" and a.status == 200 and a.body is not None and a.descricao in after:
+            if a.body.get("saldo") != after[a.descricao]:
+                problems.append(f"transaction {a.descricao} answered saldo {a.body.get('saldo')}, "
+                                f"the ledger replays {after[a.descricao]}")
+    return problems
+
+
 def ledger_check(load):
     """The bank ledger check. Returns a list of problems (empty = sound):
     every acknowledged transaction is in the database exactly once, nothing
     is there twice, each balance equals the sum of its transactions, no
-    balance is below -limite, and no response showed an inconsistency."""
+    balance is below -limite, no response showed an inconsistency, every
+    answer said truly whether money moved (outcome_problems) and every
+    acknowledged saldo is the ledger's replay (replay_problems)."""
     problems = []
     rows = psql("SELECT cliente_id, valor, tipo, descricao FROM transacoes")
     seen = {}
@@ -312,4 +352,6 @@ def ledger_check(load):
             problems.append(f"client {cid}: saldo {saldo} below -{limite}")
     for a in response_inconsistencies(load.answers):
         problems.append(f"inconsistent response for client {a.client}: {a.body}")
+    problems += outcome_problems(load.answers, seen)
+    problems += replay_problems(load.answers)
     return problems

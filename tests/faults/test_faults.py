@@ -106,6 +106,9 @@ def test_sigterm_drains_without_failing_a_request():
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_database_restart_answers_503_fast_and_recovers(mode):
+    # 503 (with Retry-After) for what provably did not happen, 504 (without)
+    # for the few writes in flight whose commit nobody can vouch for: the
+    # ledger check holds each answer to that.
     pids = (fk.pid_of("api01"), fk.pid_of("api02"))
     load = fk.Load(workers=16).start()
     time.sleep(fk.scaled(2))
@@ -121,12 +124,13 @@ def test_database_restart_answers_503_fast_and_recovers(mode):
     during = [a for a in load.answers if t_down <= a.started <= t_up]
     longest_during = max((a.seconds for a in during), default=0.0)
     report(f"db-restart-{mode}", load=load.describe(), during=len(during),
-           during_503=sum(a.status == 503 for a in during), longest_during_s=round(longest_during, 3),
+           during_503=sum(a.status == 503 for a in during), during_504=sum(a.status == 504 for a in during),
+           longest_during_s=round(longest_during, 3),
            recovered_s=recovered)
 
     assert all(fk.alive(p) for p in pids), "a replica exited on a database fault"
     assert (fk.pid_of("api01"), fk.pid_of("api02")) == pids
-    assert set(load.by_status()) <= {200, 422, 503}, load.by_status()
+    assert set(load.by_status()) <= {200, 422, 503, 504}, load.by_status()
     assert any(a.status == 503 for a in during), "no 503 while the database was down"
     assert longest_during <= DB_TIMEOUT_S + 1.0, f"a request waited {longest_during:.2f}s during the outage"
     assert recovered is not None and recovered < 5.0, f"replicas took {recovered}s to serve again"

@@ -297,7 +297,7 @@ def assert_db_untouched():
 
 
 def reset_database():
-    psql("TRUNCATE transacoes; UPDATE clientes SET saldo = 0;")
+    psql("TRUNCATE transacoes, idempotencia; UPDATE clientes SET saldo = 0;")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,221 @@
+"""What each answer says about money when the database is slow, stalled or
+hard to reach, against the real stack (scripts/faults.sh: DB_TIMEOUT_MS
+1000, so the database's statement_timeout is 250 ms and a round trip's
+deadline 500 ms).
+
+- a client's row held locked elsewhere: its writes get 503 + Retry-After
+  (the database gave up first: rolled back), statement reads still answer,
+  and keyed retries never settle anything twice;
+- a stalled database backend: the replica answers 504 (outcome unknown,
+  no Retry-After); the write may commit after that, and a retry with the
+  same Idempotency-Key returns the stored answer instead of moving money
+  again;
+- a multi-address conninfo whose first address is dead: the replica
+  connects to the next one and then sleeps (no busy loop).
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+
+import faultkit as fk
+
+# Must match API_ENV in scripts/faults.sh.
+DB_TIMEOUT_S = 1.0
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def report(name, **numbers):
+    print(f"\n[{name}] " + " ".join(f"{k}={v}" for k, v in numbers.items()))
+
+
+def post(conn, client, valor, tipo, descricao, key):
+    body = json.dumps({"valor": valor, "tipo": tipo, "descricao": descricao})
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key}
+    t0 = time.monotonic()
+    conn.request("POST", f"/clientes/{client}/transacoes", body, headers)
+    resp = conn.getresponse()
+    raw = resp.read()
+    return resp.status, resp.getheader("Retry-After"), resp.getheader("Idempotent-Replayed"), raw, \
+        time.monotonic() - t0
+
+
+def stored(descricao):
+    return int(fk.psql(f"SELECT count(*) FROM transacoes WHERE descricao = '{descricao}'")[0][0])
+
+
+def settle_by_retrying(client, valor, tipo, descricao, key, tries=20):
+    """Retries a keyed write until it is settled (200/422). Returns the last
+    answer."""
+    conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
+    try:
+        for _ in range(tries):
+            answer = post(conn, client, valor, tipo, descricao, key)
+            if answer[0] in (200, 422):
+                return answer
+            time.sleep(0.2)
+        return answer
+    finally:
+        conn.close()
+
+
+# ------------------------------------------------------------ a held lock
+
+
+def hold_lock(client, seconds):
+    """A second session that locks a client's row for `seconds`."""
+    sql = f"BEGIN; SELECT id FROM clientes WHERE id = {client} FOR UPDATE; SELECT pg_sleep({seconds}); COMMIT;"
+    return subprocess.Popen(["psql", "-X", "-q", "-h", fk.RUN_DIR, "-U", "rinha", "-d", "rinha", "-c", sql],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_locked_client_gets_known_outcomes_and_keyed_retries_settle_once():
+    holder = hold_lock(1, 3 * DB_TIMEOUT_S)
+    time.sleep(0.3)
+    answers, reads, lock = [], [], threading.Lock()
+
+    def writer(w):
+        conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
+        for i in range(12):
+            client = 1 if i % 3 else 2
+            descricao = f"L{w:02d}{i:02d}"
+            a = post(conn, client, 1 + i, "c", descricao, key=descricao)
+            with lock:
+                answers.append((client, 1 + i, descricao) + a)
+        conn.close()
+
+    def reader():
+        conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
+        for _ in range(10):
+            conn.request("GET", "/clientes/3/extrato")
+            resp = conn.getresponse()
+            resp.read()
+            reads.append(resp.status)
+            time.sleep(0.1)
+        conn.close()
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    holder.wait(30)
+
+    by_status = {}
+    for a in answers:
+        by_status[a[3]] = by_status.get(a[3], 0) + 1
+    longest = max(a[7] for a in answers)
+    report("locked-client", writes=len(answers), by_status=by_status, reads=reads, longest_s=round(longest, 3))
+    assert set(by_status) <= {200, 503, 504}, by_status
+    assert by_status.get(503, 0) > 0, "the held lock made no write fail: the test proved nothing"
+    assert longest <= DB_TIMEOUT_S + 0.5, f"a write waited {longest:.2f}s, past the replica's deadline"
+    assert 200 in reads, "statement reads failed with the writes they shared a round trip with"
+    for client, valor, descricao, status, retry_after, _, _, _ in answers:
+        if status == 503:
+            assert retry_after is not None, descricao
+            assert stored(descricao) == 0, f"{descricao} answered 503 (retry) but was applied"
+        elif status == 504:
+            assert retry_after is None, descricao
+    # Clients obey: retry everything unsettled with the same key.
+    for client, valor, descricao, status, *_ in answers:
+        if status not in (200, 422):
+            assert settle_by_retrying(client, valor, "c", descricao, descricao)[0] == 200
+    for _, _, descricao, *_ in answers:
+        assert stored(descricao) == 1, f"{descricao} stored {stored(descricao)} times"
+
+
+# ------------------------------------------------------ a stalled backend
+
+
+def client_backends():
+    rows = fk.psql("SELECT pid FROM pg_stat_activity WHERE datname = 'rinha' AND backend_type = 'client backend' "
+                   "AND pid <> pg_backend_pid()")
+    return [int(r[0]) for r in rows]
+
+
+def test_stalled_database_answers_504_and_the_keyed_retry_never_doubles():
+    backends = client_backends()
+    assert len(backends) >= 2, backends
+    key, descricao = str(uuid.uuid4()), "stall" + uuid.uuid4().hex[:5]
+    conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
+    for pid in backends:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        status, retry_after, _, raw, seconds = post(conn, 4, 777, "c", descricao, key)
+    finally:
+        for pid in backends:
+            os.kill(pid, signal.SIGCONT)
+        conn.close()
+    report("stalled-backend", status=status, seconds=round(seconds, 3), body=raw[:60])
+    assert status == 504, (status, raw)
+    assert retry_after is None, "504 must not invite a blind retry"
+    assert b"Idempotency-Key" in raw
+    assert seconds <= DB_TIMEOUT_S + 0.5
+    # The backend resumes and may well commit what it had received: the
+    # answer "unknown" was the truth. A retry with the key settles it once.
+    assert fk.wait_until(lambda: fk.replica_serves("api01") and fk.replica_serves("api02"), timeout=10)
+    time.sleep(0.3)
+    committed_before = stored(descricao)
+    status, _, replayed, raw, _ = settle_by_retrying(4, 777, "c", descricao, key)
+    report("stalled-backend-retry", committed_before_retry=committed_before, status=status, replayed=replayed)
+    assert status == 200, raw
+    assert (replayed == "true") == (committed_before == 1)
+    assert json.loads(raw) == {"limite": fk.LIMITES[4], "saldo": 777}
+    assert stored(descricao) == 1
+
+
+# ------------------------------------------- a dead first address in the conninfo
+
+
+def test_dead_first_address_connects_to_the_next_and_stays_idle():
+    """libpq finds the first address refused (asynchronously: the connect
+    is non-blocking), drops its socket and opens one to the next address,
+    which gets the same fd number: the replica must follow the new socket,
+    not spin on the old one."""
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()  # nothing listens there now: connect() is refused
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    listen_port = probe.getsockname()[1]
+    probe.close()
+    env = dict(os.environ, LISTEN=f"127.0.0.1:{listen_port}", REPLICA_NAME="api-multi",
+               DATABASE_URL=f"host=127.0.0.1,{fk.RUN_DIR} port={dead_port},5432 dbname=rinha user=rinha",
+               DB_TIMEOUT_MS="1000")
+    binary = os.path.join(REPO, "build", "rinha-api-asan")
+    log = open(os.path.join(REPO, "var", "log", "api-multi.log"), "w")
+    proc = subprocess.Popen([binary], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def serves():
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", listen_port, timeout=1)
+                c.request("GET", "/clientes/1/extrato")
+                ok = c.getresponse().status == 200
+                c.close()
+                return ok
+            except OSError:
+                return False
+
+        assert fk.wait_until(serves, timeout=10) is not None, "the replica never served"
+        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(2.0)
+        busy = (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+        report("multi-address", cpu_share=round(busy, 3))
+        assert busy < 0.05, f"an idle replica used {busy:.0%} of a CPU"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        log.close()
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
