@@ -172,12 +172,39 @@ BEGIN
 END;
 $$;
 
--- transacao: one credit or debit, the same rules (it is a batch of one).
--- Kept for tools such as pgbench and for manual use.
+-- transacao: one credit or debit, the same rules and answer as a batch of
+-- one in transacoes_lote, without arrays or JSON: the API's call for a round
+-- trip whose only write has no Idempotency-Key (most round trips at low
+-- load), at about a third of the batch call's CPU. Also handy for pgbench
+-- and manual use. The UPDATE takes the row lock; the time is read after it
+-- (clock_timestamp()), as in transacoes_lote.
 CREATE FUNCTION transacao(p_cliente integer, p_valor bigint, p_tipo char, p_descricao varchar)
 RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
-LANGUAGE sql AS $$
-    SELECT * FROM transacoes_lote(ARRAY[p_cliente], ARRAY[p_valor], p_tipo::text, json_build_array(p_descricao));
+LANGUAGE plpgsql AS $$
+DECLARE
+    delta bigint := CASE p_tipo WHEN 'c' THEN p_valor ELSE -p_valor END;
+BEGIN
+    IF p_tipo NOT IN ('c', 'd') OR p_valor <= 0 THEN
+        RAISE EXCEPTION 'transacao: invalid tipo or valor';
+    END IF;
+    UPDATE clientes c
+       SET saldo = c.saldo + delta
+     WHERE c.id = p_cliente
+       AND CASE WHEN delta > 0 THEN c.saldo <= 9223372036854775807 - delta
+                ELSE c.saldo + delta >= -c.limite END
+    RETURNING 0, c.saldo, c.limite INTO r_status, r_saldo, r_limite;
+    IF FOUND THEN
+        INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em)
+        VALUES (p_cliente, p_valor, p_tipo, p_descricao, clock_timestamp());
+    ELSE
+        -- Refused (the row is there: say so with its balance) or no client.
+        SELECT 1, c.saldo, c.limite INTO r_status, r_saldo, r_limite FROM clientes c WHERE c.id = p_cliente;
+        IF NOT FOUND THEN
+            r_status := 2;
+        END IF;
+    END IF;
+    RETURN NEXT;
+END;
 $$;
 
 -- extrato: the statement as the JSON text the API sends, or NULL when the

@@ -97,8 +97,9 @@ struct db_query {
             size_t len;
         } extrato;
     } answer;
-    uint64_t queued_at_ms; /* loop time of the submission */
-    uint64_t sent_at_ms;   /* loop time its round trip was sent, 0 if never */
+    uint64_t queued_at_us; /* clock_us() at the submission */
+    uint64_t sent_at_us;   /* clock_us() when its round trip was sent, 0 if never */
+    uint64_t done_at_us;   /* clock_us() when its answer arrived (set before on_done) */
 
     /* Internal to the pool. */
     db_pool_t *pool;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "db_internal.h"
 #include "log.h"
 
@@ -15,6 +16,7 @@ void db_pool_complete(db_pool_t *pool, db_query_t *q, db_outcome_t outcome, db_c
 {
     q->outcome = outcome;
     q->cause = cause;
+    q->done_at_us = clock_us();
     pool->pending--;
     q->on_done(q);
 }
@@ -98,8 +100,8 @@ db_submit_t db_pool_submit(db_pool_t *pool, db_query_t *q)
         return DB_SUBMIT_OVERLOADED;
     q->pool = pool;
     q->seq = pool->next_seq++;
-    q->queued_at_ms = h2o_now(pool->loop);
-    q->sent_at_ms = 0;
+    q->queued_at_us = clock_us();
+    q->sent_at_us = 0;
     q->outcome = DB_NOT_DONE;
     q->cause = DB_CAUSE_NONE;
     h2o_linklist_insert(&pool->waiting, &q->link);

@@ -139,6 +139,21 @@ static void respond_outcome(h2o_req_t *req, db_query_t *q)
     }
 }
 
+/* Server-Timing (the W3C header browsers and load tools show): time queued
+ * before the round trip, the round trip itself, and the request's whole
+ * wait for the database, in milliseconds. */
+static void add_server_timing(h2o_req_t *req, const db_query_t *q)
+{
+    uint64_t sent = q->sent_at_us != 0 ? q->sent_at_us : q->done_at_us;
+    char *v = h2o_mem_alloc_pool(&req->pool, 96);
+    int n =
+        snprintf(v, 96, "queue;dur=%.3f, db;dur=%.3f, total;dur=%.3f", (double)(sent - q->queued_at_us) / 1e3,
+                 (double)(q->done_at_us - sent) / 1e3, (double)(q->done_at_us - q->queued_at_us) / 1e3);
+    if (n > 0 && n < 96)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("server-timing"), 0, NULL, v,
+                              (size_t)n);
+}
+
 static void on_query_done(db_query_t *q)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, query, q);
@@ -146,6 +161,7 @@ static void on_query_done(db_query_t *q)
         /* Unhook first: the response may end the request, whose disposal
          * must then not reach back into `p`. */
         *p->req_slot = NULL;
+        add_server_timing(p->req, q);
         respond_outcome(p->req, q);
     }
     free(p);

@@ -73,7 +73,7 @@ static int install_signals(void)
     return 0;
 }
 
-static int server_start(server_t *srv)
+static void server_start(server_t *srv)
 {
     h2o_config_init(&srv->globalconf);
     srv->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("rinha"));
@@ -95,7 +95,6 @@ static int server_start(server_t *srv)
     srv->accept_ctx.hosts = srv->globalconf.hosts;
 
     db_pool_start(srv->pool);
-    return 0;
 }
 
 /* Opens the listener. Done only once the database pipeline is ready: until
@@ -179,8 +178,7 @@ int main(void)
         LOG_E("sigaction: %s", strerror(errno));
         return 1;
     }
-    if (server_start(&srv) != 0)
-        return 1;
+    server_start(&srv);
     if (!db_pool_is_up(srv.pool))
         LOG_I("%s: waiting for the database before listening", srv.cfg.name);
     while (!stop_requested && !db_pool_is_up(srv.pool))
