@@ -1,9 +1,10 @@
 -- wrk script: the official load mix (debits : credits : statements as in
 -- k6/mix.json, 220 : 110 : 10), random client, valor and descricao, and a
--- check of every answer. bench/bench.py passes the mix from k6/mix.json:
+-- check of every answer. bench/bench.py passes the mix from k6/mix.json;
+-- without clients=, the clients are those of db/clientes.csv:
 --
 --   wrk -t2 -c64 -d10s -s bench/mix.lua http://127.0.0.1:9999 -- \
---       clients=1:100000,2:80000,3:1000000,4:10000000,5:500000 \
+--       clients=1:100000,2:80000,... \
 --       weights=220,110,10 valor=1,10000 dlen=10 alphabet=abc...
 --
 -- Checks: every status must be 200 or 422 (wrk cannot tell which request an
@@ -32,6 +33,21 @@ local function split(s, sep)
   return out
 end
 
+local function add_client(id, limite)
+  clients[#clients + 1] = { id = id, limite = limite }
+  limits[limite] = true
+end
+
+-- Without clients=..., the clients the seed loads (run from the repository root).
+local function read_clients_csv(path)
+  local f = io.open(path) or error("mix.lua: no clients= argument and no " .. path .. " (run from the repository root)")
+  for line in f:lines() do
+    local id, lim = line:match("^(%d+),(%d+)")
+    if id then add_client(tonumber(id), tonumber(lim)) end
+  end
+  f:close()
+end
+
 local function parse_args(args)
   for _, a in ipairs(args or {}) do
     local k, v = a:match("^([%w_]+)=(.*)$")
@@ -39,8 +55,7 @@ local function parse_args(args)
       clients, limits = {}, {}
       for _, pair in ipairs(split(v, ",")) do
         local id, lim = pair:match("^(%d+):(%d+)$")
-        clients[#clients + 1] = { id = tonumber(id), limite = tonumber(lim) }
-        limits[tonumber(lim)] = true
+        add_client(tonumber(id), tonumber(lim))
       end
     elseif k == "weights" then
       local w = split(v, ",")
@@ -57,12 +72,7 @@ local function parse_args(args)
       error("mix.lua: unknown argument " .. a)
     end
   end
-  if #clients == 0 then
-    for _, c in ipairs({ { 1, 100000 }, { 2, 80000 }, { 3, 1000000 }, { 4, 10000000 }, { 5, 500000 } }) do
-      clients[#clients + 1] = { id = c[1], limite = c[2] }
-      limits[c[2]] = true
-    end
-  end
+  if #clients == 0 then read_clients_csv("db/clientes.csv") end
 end
 
 function setup(thread)

@@ -14,5 +14,5 @@ def healthy_stack():
             faultkit.stack("replica", name)
     assert faultkit.wait_until(lambda: faultkit.replica_serves("api01") and faultkit.replica_serves("api02"),
                                timeout=15) is not None, "replicas not serving before the test"
-    faultkit.reset_db()
+    faultkit.reset_database()
     yield

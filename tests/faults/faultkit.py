@@ -13,16 +13,18 @@ import random
 import socket
 import string
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bank import CLIENT_IDS, LIMITES, REPO, psql, reset_database  # noqa: E402,F401  (re-exported to the tests)
+
 VAR = os.path.join(REPO, "var")
 PGDATA = os.path.join(VAR, "pgdata")
 RUN_DIR = "/run/rinha"
 HOST, PORT = "127.0.0.1", 9999
-LIMITES = {1: 100000, 2: 80000, 3: 1000000, 4: 10000000, 5: 500000}
 
 # Durations scale down for the quick variant that `make test` runs.
 SCALE = float(os.environ.get("FAULTS_SCALE", "1"))
@@ -78,17 +80,6 @@ def pg_ctl(*args):
     subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "pg_ctl"),
                     "-D", PGDATA, "-l", os.path.join(VAR, "log", "postgres.log"), *args],
                    check=True, stdout=subprocess.DEVNULL, timeout=60)
-
-
-def psql(sql):
-    out = subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", RUN_DIR, "-U", "rinha",
-                          "-d", "rinha", "-c", sql], check=True, capture_output=True, text=True,
-                         timeout=60)
-    return [line.split("|") for line in out.stdout.splitlines() if line]
-
-
-def reset_db():
-    psql("TRUNCATE transacoes, idempotencia; UPDATE clientes SET saldo = 0;")
 
 
 # --------------------------------------------------------------------- HTTP
@@ -210,7 +201,7 @@ class Load:
         return tag + "".join(digits)
 
     def _one(self, conn, rng, worker, seq):
-        client = rng.randint(1, 5)
+        client = rng.choice(CLIENT_IDS)
         r = rng.random()
         if r < 0.03:
             a = Answer("e", client, 0, 0.0, time.monotonic())

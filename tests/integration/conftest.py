@@ -2,8 +2,8 @@
 
 The suite talks to the load balancer (RINHA_URL, default
 http://127.0.0.1:9999) over plain http.client connections and checks or
-resets the database through the psql CLI (PGHOST / PGUSER / PGDATABASE,
-default /run/rinha, rinha, rinha).
+resets the database through tests/bank.py (the clients of db/clientes.csv,
+psql).
 
 Every test module imports its helpers from here (``from conftest import
 ...``); pytest puts this directory on sys.path because it has no
@@ -15,13 +15,16 @@ import json
 import os
 import queue
 import re
-import subprocess
+import sys
 import threading
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bank import CLIENT_IDS, LIMITES, PGHOST, psql, reset_database  # noqa: E402,F401  (re-exported to the tests)
 
 # --------------------------------------------------------------------------
 # Configuration
@@ -36,16 +39,6 @@ PATH_PREFIX = _URL.path.rstrip("/")
 # Every HTTP call gets this timeout so that a hung server fails the test
 # instead of hanging the suite.
 HTTP_TIMEOUT = 10.0
-
-PGHOST = os.environ.get("PGHOST") or "/run/rinha"
-PGUSER = os.environ.get("PGUSER") or "rinha"
-PGDATABASE = os.environ.get("PGDATABASE") or "rinha"
-PSQL_TIMEOUT = 30.0
-
-# The seed: client id -> limite. Every client starts with saldo 0 and
-# client 6 does not exist.
-LIMITES = {1: 100000, 2: 80000, 3: 1000000, 4: 10000000, 5: 500000}
-CLIENT_IDS = tuple(sorted(LIMITES))
 
 USER_AGENT = "Agente do Caos - 2024/Q1"
 
@@ -240,30 +233,6 @@ def signed_sum(transacoes):
 # --------------------------------------------------------------------------
 
 
-def psql(sql):
-    """Runs SQL through the psql CLI; returns the rows of unaligned,
-    tuples-only output as lists of strings."""
-    cmd = [
-        "psql",
-        "-X",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        PGHOST,
-        "-U",
-        PGUSER,
-        "-d",
-        PGDATABASE,
-        "-c",
-        sql,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PSQL_TIMEOUT)
-    if proc.returncode != 0:
-        raise RuntimeError("psql failed (exit %d) on %r: %s" % (proc.returncode, sql, proc.stderr.strip()))
-    return [line.split("|") for line in proc.stdout.splitlines() if line]
-
-
 def psql_int(sql):
     """The single integer a query returns."""
     rows = psql(sql)
@@ -294,10 +263,6 @@ def assert_db_untouched():
     """The database is still in the seed state (no transaction, saldo 0)."""
     assert db_total_transacoes() == 0, "a transaction was stored"
     assert db_clients() == {i: (limite, 0) for i, limite in LIMITES.items()}
-
-
-def reset_database():
-    psql("TRUNCATE transacoes, idempotencia; UPDATE clientes SET saldo = 0;")
 
 
 @pytest.fixture(scope="session")
