@@ -45,6 +45,15 @@ def psql(sql):
     return [line.split("|") for line in proc.stdout.splitlines() if line]
 
 
+# The seed state: clientes as loaded, saldo 0, and every other table
+# (transactions, idempotency keys, whatever the schema adds) empty.
+RESET_SQL = """DO $$ BEGIN
+  EXECUTE (SELECT 'TRUNCATE ' || string_agg(format('%I', tablename), ', ')
+           FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'clientes');
+END $$;
+UPDATE clientes SET saldo = 0;"""
+
+
 def reset_database():
-    """Back to the seed state: no transaction, no idempotency key, every saldo 0."""
-    psql("TRUNCATE transacoes, idempotencia; UPDATE clientes SET saldo = 0;")
+    """Back to the seed state (RESET_SQL)."""
+    psql(RESET_SQL)
