@@ -185,11 +185,6 @@ class Load:
             t.join(self.timeout + 5)
         return self
 
-    def run_for(self, seconds):
-        self.start()
-        time.sleep(seconds)
-        return self.stop()
-
     def _descricao(self, worker, seq):
         # Two characters of worker, eight of sequence: unique within a run.
         a = self.ALPHABET
