@@ -68,10 +68,11 @@ integration: all ## integration tests through nginx on :9999 (starts its own sta
 integration-asan: asan ## the same suite against the sanitizer build
 	scripts/integration.sh $(BUILD)/rinha-api-asan
 
-# Components add their own checks (mk/*.mk) with `TEST_EXTRA += target`.
+# Components add their tests of the bank (mk/*.mk) with `TEST_EXTRA += target`;
+# checks of the tooling itself go to `CHECK_TOOLS` (mk/check-tools.mk).
 TEST_EXTRA :=
 
-test: deps ## every test: lint, unit, integration (plain + sanitizer), and each component's checks
+test: deps ## the bank's tests: format, lint, unit, integration (plain + sanitizer), compose-check, faults-quick, fuzz-quick
 	$(MAKE) format-check lint unit integration integration-asan $(TEST_EXTRA)
 
 lint: ## cppcheck and clang-tidy (.clang-tidy) over the C sources
