@@ -129,7 +129,9 @@ if ss -Htln "sport = :$PORT" | grep -q .; then
 fi
 
 if ! "$DOCKER" version >/dev/null 2>&1; then
-    "$repo/scripts/compose-dockerd.sh" start
+    # Without the lock's descriptor (9>&-): dockerd and its containers would
+    # inherit it and hold the stack lock for as long as they live.
+    "$repo/scripts/compose-dockerd.sh" start 9>&-
     started_dockerd=1
 fi
 t=$(now)
