@@ -18,9 +18,11 @@ Exit status: 0 when every answer was expected and consistent (performance
 targets are reported, not enforced), 1 otherwise, 2 on a setup failure.
 """
 import argparse
+import csv
 import datetime as dt
 import fcntl
 import json
+import math
 import os
 import re
 import shutil
@@ -33,6 +35,8 @@ import threading
 import time
 
 from runinfo import compose_limits, machine
+import series
+import verdict
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The measured tree: the working tree, or with --rev a clean export of a
@@ -92,9 +96,23 @@ def out(cmd):
 # --- configuration -------------------------------------------------------------
 
 
+def load_clients(path):
+    """db/clientes.csv (header id,limite): the one client table, the seed's."""
+    with open(path) as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != ["id", "limite"]:
+        raise ValueError("%s: expected the header id,limite" % path)
+    return [{"id": int(r[0]), "limite": int(r[1])} for r in rows[1:] if r]
+
+
 def load_mix():
+    """k6/mix.json plus the client table of the measured tree's seed (a
+    commit older than db/clientes.csv: this tree's)."""
     with open(os.path.join(REPO, "k6", "mix.json")) as f:
-        return json.load(f)
+        mix = json.load(f)
+    path = os.path.join(TREE, "db", "clientes.csv")
+    mix["clients"] = load_clients(path if os.path.exists(path) else os.path.join(REPO, "db", "clientes.csv"))
+    return mix
 
 
 def load_envelope():
@@ -454,15 +472,71 @@ def wrk_args(mix):
     ]
 
 
-def run_wrk(mix, conns, seconds, threads):
+def run_wrk(mix, conns, seconds, threads, gen=None):
+    """One wrk run; its CPU is added to gen (a series.GeneratorCPU)."""
     threads = min(threads, conns)
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "2s",
            "-s", os.path.join(REPO, "bench", "mix.lua"), URL, "--"] + wrk_args(mix)
-    p = subprocess.run(cmd, text=True, capture_output=True, timeout=seconds + 30)
-    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    p = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if gen:
+        gen.started(p.pid)
+    try:
+        stdout, stderr = p.communicate(timeout=seconds + 30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        cpu = gen.finished() if gen else None
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if p.returncode != 0 or line is None:
-        raise RuntimeError("wrk failed (%d): %s %s" % (p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
-    return json.loads(line[len("BENCH_RESULT "):])
+        raise RuntimeError("wrk failed (%d): %s %s" % (p.returncode, stdout[-2000:], stderr[-2000:]))
+    r = json.loads(line[len("BENCH_RESULT "):])
+    r["generator_cpu_s"] = cpu
+    return r
+
+
+def run_wrk_sliced(mix, conns, seconds, threads, gen, t0, level, slices):
+    """A level's run as `seconds` 1-second wrk runs, one time-series point
+    each (appended to slices, times from t0), combined into one result of
+    run_wrk's shape: counts summed, latency percentiles merged from the
+    slices' grids. Costs ~1% of the wall time in restarts (bench/README.md)."""
+    parts = []
+    for _ in range(seconds):
+        r = run_wrk(mix, conns, 1, threads, gen)
+        slices.append({"t": time.time() - t0, "result": r, "level": level})
+        parts.append(r)
+    out = {k: sum(r[k] for r in parts) for k in ("duration_us", "requests", "bytes", "inconsistencies", "malformed")}
+    out["errors"] = {k: sum(r["errors"][k] for r in parts) for k in parts[0]["errors"]}
+    out["sent"] = {k: sum(r["sent"][k] for r in parts) for k in parts[0]["sent"]}
+    out["status"] = {}
+    for r in parts:
+        for k, v in r["status"].items():
+            out["status"][k] = out["status"].get(k, 0) + v
+    q = series.merge_quantiles([(r["requests"], r.get("q") or [], r["latency_us"]["max"]) for r in parts], (50, 90, 99))
+    out["latency_us"] = {"p50": q["p50"], "p90": q["p90"], "p99": q["p99"], "max": q["max"]}
+    out["generator_cpu_s"] = sum(r["generator_cpu_s"] or 0 for r in parts)
+    return out
+
+
+def cpu_reader(stack, gen):
+    """Cumulative CPU seconds of each service's cgroup (and its throttled
+    seconds) and of the load generator, for a series.Sampler."""
+    def read():
+        d = {"generator": gen.total()}
+        if stack.cg:
+            for s in SERVICES:
+                d[s] = stack.cg.cpu_ns(s) / 1e9
+                d[s + ".throttled"] = stack.cg.throttled_ns(s) / 1e9
+        return d
+    return read
+
+
+def cpu_series(sampler, t0):
+    """The sampler's CPU as cores per second and throttled seconds per second."""
+    r = series.rates(sampler.samples, t0)
+    return {"t": r["t"],
+            "cores": {k: v for k, v in r.items() if k != "t" and not k.endswith(".throttled")},
+            "throttled": {k[:-len(".throttled")]: v for k, v in r.items() if k.endswith(".throttled")}}
 
 
 def wrk_version():
@@ -624,6 +698,102 @@ def table(s):
     return "\n".join(lines)
 
 
+def level_line(lv):
+    """The progress line printed as each level ends."""
+    L = lv["latency_ms"]
+    g = (lv.get("generator") or {})
+    ev = lv.get("limited_by_evidence") or {}
+    return "%-6s %8.0f req/s  p50 %6.2f  p99 %6.2f  max %6.1f ms  errors %d  incons %d  stack %s cores, wrk %s cores: limited by %s" % (
+        lv["name"], lv["rps"], L["p50"], L["p99"], L["max"], lv["errors"], lv["inconsistencies"],
+        "?" if ev.get("stack_cores") is None else "%.2f" % ev["stack_cores"],
+        "?" if g.get("cpu_s") is None else "%.2f" % (g["cpu_s"] / (lv.get("services_window_s") or 1)),
+        lv.get("limited_by") or "nothing saturated")
+
+
+def measure_levels(a, mix, cfg, stack, run):
+    """Warm-up, then every level of cfg (repeats of 1-second wrk slices);
+    run = {"t0", "gen", "slices", "phases"} collects the time series.
+    Returns the schema levels, each with its generator CPU and verdict."""
+    levels = []
+    t0, gen, slices, phases = run["t0"], run["gen"], run["slices"], run["phases"]
+    say("warm-up: %d s at 64 connections" % cfg["warmup_s"])
+    w0 = time.time()
+    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, "warm-up", slices)
+    phases.append({"name": "warm-up", "start_s": round(w0 - t0, 2), "end_s": round(time.time() - t0, 2)})
+    for conns in cfg["levels"]:
+        name = "c%d" % conns
+        reps = []
+        c0 = db_commits()
+        w = stack.window()
+        l0 = time.time()
+        for i in range(cfg["repeats"]):
+            perf = start_perf(stack, cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
+            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, name, slices))
+            if perf:
+                run["perf_note"] = finish_perf(perf)
+        services = stack.measure(w)
+        wall = time.time() - l0
+        phases.append({"name": name, "start_s": round(l0 - t0, 2), "end_s": round(l0 + wall - t0, 2)})
+        lv = level_entry(name, conns, cfg["level_s"], reps, services)
+        lv["services_window_s"] = round(wall, 2)
+        lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
+                           "window_s": round(wall, 2), "threads": min(cfg["threads"], conns)}
+        time.sleep(1.1)  # let the backends publish their statistics
+        c1 = db_commits()
+        lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
+        lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
+        run["verdict_of"](lv)
+        say(level_line(lv))
+        levels.append(lv)
+    return levels
+
+
+def measure_ceiling(cfg, mix, stack):
+    variants = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in cfg["pgbench"]:
+            if v.get("fallback") and variants:
+                continue  # only when nothing before it could run
+            fn = "transacoes_lote" if v["mode"] == "lote" else "transacao"
+            if not db_has(fn):
+                say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
+                continue
+            res = []
+            for _ in range(cfg["pgbench_repeats"]):
+                w = stack.window()
+                r = run_pgbench(v, mix, cfg["pgbench_s"], tmp)
+                r["services"] = stack.measure(w)
+                res.append(r)
+            best = dict(res[0])
+            best["calls_per_s"] = statistics.median([x["calls_per_s"] for x in res])
+            best["tps"] = statistics.median([x["tps"] for x in res])
+            variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **best, duration_s=cfg["pgbench_s"]))
+            say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
+                v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
+    if not variants:
+        raise RuntimeError("no pgbench variant could run")
+    top = max(variants, key=lambda x: x["calls_per_s"])
+    return {"tool": "pgbench", "tps": top["calls_per_s"], "clients": top["clients"], "duration_s": cfg["pgbench_s"],
+            "variant": top["name"], "unit": "transacao calls/s", "variants": variants}
+
+
+def new_run(stack, envelope):
+    """The time-series collectors of one run: the generator's CPU, the
+    per-second CPU sampler, the wrk slices and the phases; verdict_of(level)
+    classifies a level as soon as it is measured (for the progress line)."""
+    gen = series.GeneratorCPU()
+    run = {"t0": time.time(), "gen": gen, "slices": [], "phases": []}
+    run["sampler"] = series.Sampler(cpu_reader(stack, gen)).start()
+    mach = machine()
+    run["verdict_of"] = lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
+    return run
+
+
+def run_series(run, source):
+    run["sampler"].stop()
+    return series.build(source, series.wrk_points(run["slices"]), cpu_series(run["sampler"], run["t0"]), run["phases"], run["t0"])
+
+
 def cmd_bench(a):
     mix = load_mix()
     cfg = mix["bench"]["quick" if a.quick else "default"]
@@ -634,63 +804,22 @@ def cmd_bench(a):
     commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     stack = Stack(not a.no_confine, envelope)
-    levels, ceiling, perf_note = [], None, None
+    levels, ceiling = [], None
     t0 = time.time()
     try:
         stack.start()
-        say("warm-up: %d s at 64 connections" % cfg["warmup_s"])
-        run_wrk(mix, 64, cfg["warmup_s"], cfg["threads"])
-        for conns in cfg["levels"]:
-            reps = []
-            c0 = db_commits()
-            w = stack.window()
-            for i in range(cfg["repeats"]):
-                perf = None
-                if a.perf and i == 0 and conns == 64:
-                    perf = start_perf(stack, cfg["level_s"])
-                reps.append(run_wrk(mix, conns, cfg["level_s"], cfg["threads"]))
-                if perf:
-                    perf_note = finish_perf(perf)
-                r = reps[-1]
-                say("c%-4d run %d: %8.0f req/s  p99 %6.2f ms  status %s  incons %d" % (
-                    conns, i + 1, r["requests"] / (r["duration_us"] / 1e6), r["latency_us"]["p99"] / 1000, r["status"], r["inconsistencies"]))
-            levels.append(level_entry("c%d" % conns, conns, cfg["level_s"], reps, stack.measure(w)))
-            time.sleep(1.1)  # let the backends publish their statistics
-            c1 = db_commits()
-            lv = levels[-1]
-            lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
-            lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
-        variants = []
-        with tempfile.TemporaryDirectory() as tmp:
-            for v in cfg["pgbench"]:
-                if v.get("fallback") and variants:
-                    continue  # only when nothing before it could run
-                fn = "transacoes_lote" if v["mode"] == "lote" else "transacao"
-                if not db_has(fn):
-                    say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
-                    continue
-                res = []
-                for _ in range(cfg["pgbench_repeats"]):
-                    w = stack.window()
-                    r = run_pgbench(v, mix, cfg["pgbench_s"], tmp)
-                    r["services"] = stack.measure(w)
-                    res.append(r)
-                best = dict(res[0])
-                best["calls_per_s"] = statistics.median([x["calls_per_s"] for x in res])
-                best["tps"] = statistics.median([x["tps"] for x in res])
-                variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **best, duration_s=cfg["pgbench_s"]))
-                say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
-                    v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
-        if not variants:
-            raise RuntimeError("no pgbench variant could run")
-        top = max(variants, key=lambda x: x["calls_per_s"])
-        ceiling = {"tool": "pgbench", "tps": top["calls_per_s"], "clients": top["clients"], "duration_s": cfg["pgbench_s"],
-                   "variant": top["name"], "unit": "transacao calls/s", "variants": variants}
+        run = new_run(stack, envelope)
+        levels = measure_levels(a, mix, cfg, stack, run)
+        c0 = time.time()
+        ceiling = measure_ceiling(cfg, mix, stack)
+        run["phases"].append({"name": "pgbench", "start_s": round(c0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
+        timeseries = run_series(run, "wrk, 1-second slices")
     except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         stack.stop()
         die(str(e))
     finally:
         stack.stop()
+    perf_note = run.get("perf_note")
     say("measured in %.0f s" % (time.time() - t0))
 
     t = mix["targets"]
@@ -722,7 +851,8 @@ def cmd_bench(a):
         "levels": levels,
         "db_ceiling": ceiling,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
-        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level (medians of rates and "
+        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level, each run as 1-second wrk "
+                  "slices (a repeat's latency percentiles merged from its slices' percentile grids; medians of the repeats' rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
                   "transacao calls/s; the end-to-end figure also contains the ~3%% statements. Measured: %s.%s") % (
             " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"],
@@ -731,12 +861,17 @@ def cmd_bench(a):
         "mode": "quick" if a.quick else "default",
         "best_rps": best_any["rps"],
         "ceiling_fraction": round(frac, 3) if frac else None,
+        "generator": {"tool": "wrk", "cpu_s": round(sum(lv["generator"]["cpu_s"] for lv in levels), 3),
+                      "window_s": round(sum(lv["services_window_s"] for lv in levels), 2), "threads": cfg["threads"]},
+        "timeseries": timeseries,
     }
+    verdict.apply(s)
     d = run_dir(date, commit)
     write_summary(d, s)
     print()
     print(table(s))
     print()
+    say(verdict.headline(s))
     say("archived in %s" % os.path.relpath(d, REPO))
     return 0 if incons == 0 and errors == 0 else 1
 
@@ -776,27 +911,51 @@ Get it from Grafana: https://grafana.com/docs/k6/latest/set-up/install-k6/
 Then: make stress (or bench/bench.py k6 rinha for the official scenario)."""
 
 
+def k6_timeseries(s, csv_path, mix, run, k6_start):
+    """The run's time series from k6's CSV output (per-second req/s,
+    latency percentiles, errors), its phases, and the sampled CPU."""
+    run["sampler"].stop()
+    cpu = cpu_series(run["sampler"], k6_start)
+    if not os.path.exists(csv_path):
+        return series.build("k6 (no CSV output found)", [], cpu, [], k6_start)
+    expected = {k: set(v) for k, v in mix["expected_status"].items()}
+    pts, csv_t0, spans = series.k6_csv_points(csv_path, expected, t0=math.floor(k6_start))
+    phases = series.k6_phases(s.get("scenario"), spans, s.get("time_scale") or 1, mix)
+    return series.build("k6 --out csv, 1-second buckets", pts, cpu, phases, csv_t0)
+
+
 def cmd_k6(a):
     k6 = shutil.which("k6")
     if not k6:
         print(K6_HELP, file=sys.stderr)
         return 2
+    mix = load_mix()
     envelope = load_envelope()
     commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     version = out([k6, "version"]).split()[1] if out([k6, "version"]) else None
     d = run_dir(date, commit)
+    # k6's own files (its per-request CSV, its dashboard when asked for) stay
+    # in var/k6/: the archive holds this project's summary.json and report.
+    scratch = os.path.join(VAR, "k6", os.path.basename(d))
+    os.makedirs(scratch, exist_ok=True)
+    csv_path = os.path.join(scratch, "k6-metrics.csv.gz")
     env = dict(os.environ, BASE_URL=URL, SUMMARY_PATH=os.path.join(d, "summary.json"), K6_VERSION=version or "",
-               RUN_COMMIT=commit, RUN_DIRTY="true" if dirty else "false", RUN_DATE=date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-               K6_WEB_DASHBOARD="true", K6_WEB_DASHBOARD_EXPORT=os.path.join(d, "k6-dashboard.html"),
-               K6_WEB_DASHBOARD_OPEN="false", K6_WEB_DASHBOARD_PORT=os.environ.get("K6_WEB_DASHBOARD_PORT", "-1"))
+               RUN_COMMIT=commit, RUN_DIRTY="true" if dirty else "false", RUN_DATE=date.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if os.environ.get("K6_DASHBOARD") == "1":  # costs the generator CPU: opt-in
+        env.update(K6_WEB_DASHBOARD="true", K6_WEB_DASHBOARD_EXPORT=os.path.join(scratch, "k6-dashboard.html"),
+                   K6_WEB_DASHBOARD_OPEN="false", K6_WEB_DASHBOARD_PORT=os.environ.get("K6_WEB_DASHBOARD_PORT", "-1"))
     stack = Stack(not a.no_confine, envelope)
     rc = 0
     try:
         stack.start()
+        run = new_run(stack, envelope)
         w = stack.window()
         t0 = time.time()
-        rc = subprocess.run([k6, "run"] + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env).returncode
+        p = subprocess.Popen([k6, "run", "--out", "csv=" + csv_path] + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
+        run["gen"].started(p.pid)
+        rc = p.wait()
+        gen_cpu = run["gen"].finished()
         services = stack.measure(w)
         wall = time.time() - t0
     finally:
@@ -809,11 +968,15 @@ def cmd_k6(a):
     s["tool_version"] = s.get("tool_version") or version
     s["machine"] = machine()
     s["envelope"] = dict(envelope, enforced=stack.enforced)
+    s["generator"] = dict(s.get("generator") or {"tool": "k6"}, cpu_s=round(gen_cpu, 3), window_s=round(wall, 2))
     if s.get("levels"):
         s["levels"][0]["services"] = services
         s["levels"][0]["services_window_s"] = round(wall, 1)
+    s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
+    verdict.apply(s)
     write_summary(d, s)
-    say("archived in %s (k6 exit %d)" % (os.path.relpath(d, REPO), rc))
+    say(verdict.headline(s))
+    say("archived in %s (k6 exit %d; k6's own output in %s)" % (os.path.relpath(d, REPO), rc, os.path.relpath(scratch, REPO)))
     return rc
 
 

@@ -11,7 +11,9 @@
 -- answer belongs to, so 422 is accepted for any kind; the k6 scenarios check
 -- the status set per kind), a 200 must carry a well-formed body whose limite
 -- is one of the clients' and whose saldo (or statement total) is >= -limite.
--- At the end one line "BENCH_RESULT {json}" gives the counts and latencies.
+-- At the end one line "BENCH_RESULT {json}" gives the counts and latencies,
+-- with "q": the latency at a grid of percentiles, so that bench/bench.py can
+-- merge runs (it runs each level as 1-second slices, for the time series).
 
 local clients, limits = {}, {}
 local w_deb, w_cre, w_ext, w_total = 220, 110, 10, 340
@@ -123,7 +125,20 @@ function response(status, hdrs, body)
   end
 end
 
+-- The percentile grid of "q": every 0.5 up to 99, every 0.1 up to 99.9,
+-- then 99.95 and 99.99 (merging slices resolves ranks to these steps).
+local function grid()
+  local g = {}
+  for i = 1, 198 do g[#g + 1] = i * 0.5 end
+  for i = 1, 9 do g[#g + 1] = 99 + i * 0.1 end
+  g[#g + 1] = 99.95
+  g[#g + 1] = 99.99
+  return g
+end
+
 function done(summary, latency, requests)
+  local q = {}
+  for _, p in ipairs(grid()) do q[#q + 1] = string.format("[%g,%d]", p, latency:percentile(p)) end
   local st, inc, bad = {}, 0, 0
   local snt = { d = 0, c = 0, e = 0 }
   for _, t in ipairs(threads) do
@@ -142,9 +157,9 @@ function done(summary, latency, requests)
     'BENCH_RESULT {"duration_us":%d,"requests":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d,"mean":%.1f},' ..
-    '"status":{%s},"inconsistencies":%d,"malformed":%d,"sent":{"d":%d,"c":%d,"e":%d}}\n',
+    '"status":{%s},"inconsistencies":%d,"malformed":%d,"sent":{"d":%d,"c":%d,"e":%d},"q":[%s]}\n',
     summary.duration, summary.requests, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean,
-    table.concat(parts, ","), inc, bad, snt.d, snt.c, snt.e))
+    table.concat(parts, ","), inc, bad, snt.d, snt.c, snt.e, table.concat(q, ",")))
 end

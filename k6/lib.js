@@ -5,6 +5,30 @@
 // No k6 module is imported here, so that node can unit-test everything
 // (k6/test/lib.test.mjs). Written in plain ES2015+ that both k6 and node run.
 
+// --- the mix ------------------------------------------------------------------
+
+// The client table from db/clientes.csv (header `id,limite`), the one list
+// of clients: the database seed loads the same file.
+export function parseClients(csv) {
+  const lines = String(csv).split(/\r?\n/).filter(function (l) {
+    return l.trim() !== '';
+  });
+  if (lines.length < 2 || lines[0].trim() !== 'id,limite') throw new Error('clientes.csv: expected the header id,limite');
+  return lines.slice(1).map(function (l) {
+    const f = l.split(',');
+    const c = { id: parseInt(f[0], 10), limite: parseInt(f[1], 10) };
+    if (f.length !== 2 || !isFinite(c.id) || !isFinite(c.limite)) throw new Error('clientes.csv: bad line ' + l);
+    return c;
+  });
+}
+
+// k6/mix.json with its client table (k6 scripts: loadMix(open('./mix.json'), open('../db/clientes.csv'))).
+export function loadMix(mixJson, clientsCsv) {
+  const mix = JSON.parse(mixJson);
+  mix.clients = parseClients(clientsCsv);
+  return mix;
+}
+
 // --- random data ------------------------------------------------------------
 
 // An integer in [min, max], from rnd() in [0, 1).
@@ -180,6 +204,65 @@ export function stressRateAt(mix, scale, t) {
   return s.start_rate + ((s.max_rate - s.start_rate) * t) / len;
 }
 
+// --- the load functions (both scripts) -------------------------------------------------
+
+// The metrics and the three load functions shared by rinha.js and stress.js.
+// k6's modules are passed in (this file imports none, so node can test it):
+// k6 = {http, check, Counter, Rate}; called in the init context, where k6
+// requires metrics to be created. Returns {debitos, creditos, extratos,
+// metrics}; each script exports the functions under those names.
+export function loadFunctions(k6, mix, base) {
+  const m = {
+    inconsistencies: new k6.Counter('inconsistencies'),
+    unexpected: new k6.Counter('unexpected'),
+    slaOk: new k6.Rate('sla_ok'),
+    status: {},
+  };
+  STATUS_CODES.map(statusMetric)
+    .concat(['status_other'])
+    .forEach(function (n) {
+      m.status[n] = new k6.Counter(n);
+    });
+  // Per kind: the name tag and which statuses count as expected (k6's
+  // http_req_failed then agrees with the mix's expected_status).
+  const params = {};
+  Object.keys(mix.expected_status).forEach(function (kind) {
+    params[kind] = { headers: mix.headers, tags: { name: kind }, responseCallback: k6.http.expectedStatuses.apply(null, mix.expected_status[kind]) };
+  });
+
+  function record(kind, client, res) {
+    m.status[statusMetric(res.status)].add(1);
+    const j = judge(mix, kind, client, res.status, res.body);
+    if (!j.expected) m.unexpected.add(1);
+    if (j.inconsistent) m.inconsistencies.add(1);
+    m.slaOk.add(j.expected && res.timings.duration < mix.sla.latency_ms);
+    const o = {};
+    o[kind + ': expected status, balance within the limit'] = function () {
+      return j.expected && !j.inconsistent;
+    };
+    k6.check(res, o);
+  }
+
+  function transacao(kind, tipo) {
+    const c = randomClient(mix);
+    record(kind, c, k6.http.post(base + '/clientes/' + c.id + '/transacoes', JSON.stringify(randomTransacao(mix, tipo)), params[kind]));
+  }
+
+  return {
+    metrics: m,
+    debitos: function () {
+      transacao('debitos', 'd');
+    },
+    creditos: function () {
+      transacao('creditos', 'c');
+    },
+    extratos: function () {
+      const c = randomClient(mix);
+      record('extratos', c, k6.http.get(base + '/clientes/' + c.id + '/extrato', params.extratos));
+    },
+  };
+}
+
 // --- the summary (reports/SCHEMA.md) ------------------------------------------------
 
 // Status codes counted by their own k6 Counter (status_<code>); anything else
@@ -257,6 +340,8 @@ export function buildSummary(data, meta) {
     inconsistencies: count('inconsistencies'),
     services: null,
   };
+  const vus = metricValues(data, 'vus') || {};
+  const vusMax = metricValues(data, 'vus_max') || {};
   const out = {
     schema: 1,
     tool: 'k6',
@@ -276,6 +361,16 @@ export function buildSummary(data, meta) {
       checks: checks,
     },
     notes: meta.notes || '',
+    // The load generator measured like the stack: iterations k6 could not
+    // start for want of a free VU, and how many VUs it had to use. Its CPU
+    // is measured by the wrapper (bench/bench.py), null here.
+    generator: {
+      tool: 'k6',
+      cpu_s: null,
+      dropped_iterations: count('dropped_iterations'),
+      vus_peak: typeof vus.max === 'number' ? vus.max : null,
+      vus_max: typeof vusMax.max === 'number' ? vusMax.max : typeof vusMax.value === 'number' ? vusMax.value : null,
+    },
   };
   if (meta.extra) {
     Object.keys(meta.extra).forEach(function (k) {
@@ -283,6 +378,32 @@ export function buildSummary(data, meta) {
     });
   }
   return out;
+}
+
+// The abort bounds of a stress ramp (thresholds that stop it) are the
+// measurement, not checks: they move from thresholds.checks to
+// stress.bounds, and thresholds.passed means every remaining check passed.
+// bench/verdict.py applies the same rule to archived summaries.
+export const STRESS_BOUNDS = ['http_req_duration p(', 'http_req_failed rate'];
+
+export function splitBounds(s, prefixes) {
+  const isBound = function (c) {
+    return prefixes.some(function (p) {
+      return c.name.indexOf(p) === 0;
+    });
+  };
+  const bounds = s.thresholds.checks.filter(isBound);
+  s.thresholds.checks = s.thresholds.checks.filter(function (c) {
+    return !isBound(c);
+  });
+  s.thresholds.passed = s.thresholds.checks.every(function (c) {
+    return c.passed;
+  });
+  s.stress = s.stress || {};
+  s.stress.bounds = bounds.map(function (c) {
+    return { name: c.name, crossed: !c.passed, value: c.value, limit: c.limit };
+  });
+  return s;
 }
 
 // A short text summary for the terminal (k6's own is replaced by handleSummary).
@@ -297,6 +418,15 @@ export function textSummary(s) {
   s.thresholds.checks.forEach(function (c) {
     lines.push((c.passed ? '  ok    ' : '  FAIL  ') + c.name + (c.value === null ? '' : ' (value ' + c.value + ')'));
   });
-  lines.push('thresholds: ' + (s.thresholds.passed ? 'passed' : 'FAILED'), '');
+  ((s.stress && s.stress.bounds) || []).forEach(function (b) {
+    lines.push((b.crossed ? '  BOUND ' : '  under ') + b.name + (b.value === null ? '' : ' (value ' + b.value + ')') + (b.crossed ? ': crossed, the ramp stops here' : ''));
+  });
+  const g = s.generator || {};
+  if (g.dropped_iterations) lines.push('k6 dropped ' + g.dropped_iterations + ' iterations (no free VU; peak ' + g.vus_peak + ' of ' + g.vus_max + ' VUs)');
+  lines.push('thresholds: ' + (s.thresholds.passed ? 'passed' : 'FAILED') + ' (every check above; bounds are not checks)');
+  if (s.stress && s.stress.aborted !== undefined) {
+    lines.push('stress: ' + (s.stress.aborted ? 'stopped at a bound after the rate ' + s.stress.sustained_rate + '/s (the measurement, not a failure)' : 'ran to the end of the ramp'));
+  }
+  lines.push('');
   return lines.join('\n');
 }

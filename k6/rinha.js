@@ -17,34 +17,14 @@
 import http from 'k6/http';
 import { check } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
-import {
-  judge,
-  loadScenarios,
-  randomClient,
-  randomTransacao,
-  statusMetric,
-  STATUS_CODES,
-  timeScale,
-  dur,
-  buildSummary,
-  textSummary,
-} from './lib.js';
+import { loadFunctions, loadMix, loadScenarios, timeScale, dur, buildSummary, textSummary } from './lib.js';
 
-const MIX = JSON.parse(open('./mix.json'));
+const MIX = loadMix(open('./mix.json'), open('../db/clientes.csv'));
 const BASE = (__ENV.BASE_URL || 'http://127.0.0.1:9999').replace(/\/$/, '');
 const SCALE = timeScale(__ENV.TIME_SCALE);
 const PARAMS = { headers: MIX.headers };
 const LOAD_S = Math.max(1, Math.round(MIX.load.ramp_s * SCALE)) + Math.max(1, Math.round(MIX.load.constant_s * SCALE));
-
-const inconsistencies = new Counter('inconsistencies');
-const unexpected = new Counter('unexpected');
-const slaOk = new Rate('sla_ok');
-const statusCounters = {};
-STATUS_CODES.map(statusMetric)
-  .concat(['status_other'])
-  .forEach(function (n) {
-    statusCounters[n] = new Counter(n);
-  });
+const LOAD = loadFunctions({ http: http, check: check, Counter: Counter, Rate: Rate }, MIX, BASE);
 
 const validationScenario = {
   executor: 'shared-iterations',
@@ -121,8 +101,8 @@ function isTx(t, descricao, tipo, valor) {
 
 // The validation phase, in the official order.
 export function validacao() {
-  inconsistencies.add(0);
-  unexpected.add(0);
+  LOAD.metrics.inconsistencies.add(0);
+  LOAD.metrics.unexpected.add(0);
   const c1 = MIX.clients[0];
   const n = 25;
   let i;
@@ -204,41 +184,10 @@ export function validacao() {
   check(http.get(url(MIX.missing_client, 'extrato'), PARAMS), { 'extrato of client 6: 404': (r) => r.status === 404 });
 }
 
-function record(kind, client, res) {
-  statusCounters[statusMetric(res.status)].add(1);
-  const j = judge(MIX, kind, client, res.status, res.body);
-  if (!j.expected) unexpected.add(1);
-  if (j.inconsistent) inconsistencies.add(1);
-  slaOk.add(j.expected && res.timings.duration < MIX.sla.latency_ms);
-  const o = {};
-  o[kind + ': expected status, balance within the limit'] = function () {
-    return j.expected && !j.inconsistent;
-  };
-  check(res, o);
-}
-
-function transacao(kind, tipo) {
-  const c = randomClient(MIX);
-  const res = http.post(url(c.id, 'transacoes'), JSON.stringify(randomTransacao(MIX, tipo)), {
-    headers: MIX.headers,
-    tags: { name: kind },
-  });
-  record(kind, c, res);
-}
-
-export function debitos() {
-  transacao('debitos', 'd');
-}
-
-export function creditos() {
-  transacao('creditos', 'c');
-}
-
-export function extratos() {
-  const c = randomClient(MIX);
-  const res = http.get(url(c.id, 'extrato'), { headers: MIX.headers, tags: { name: 'extratos' } });
-  record('extratos', c, res);
-}
+// The load phase: one request per arrival (k6/lib.js).
+export const debitos = LOAD.debitos;
+export const creditos = LOAD.creditos;
+export const extratos = LOAD.extratos;
 
 export function handleSummary(data) {
   const peak = Object.keys(MIX.load.rates).reduce((a, k) => a + MIX.load.rates[k], 0);

@@ -17,6 +17,9 @@ export function fakeK6Data() {
       status_422: { type: 'counter', values: { count: 98 } },
       status_503: { type: 'counter', values: { count: 2 } },
       status_0: { type: 'counter', values: { count: 0 } },
+      dropped_iterations: { type: 'counter', values: { count: 7, rate: 0.2 } },
+      vus: { type: 'gauge', values: { value: 3, min: 0, max: 42 } },
+      vus_max: { type: 'gauge', values: { value: 300, min: 20, max: 300 } },
     },
   };
 }

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import * as lib from '../lib.js';
 import { fakeK6Data } from './fixtures.mjs';
 
-const MIX = JSON.parse(readFileSync(new URL('../mix.json', import.meta.url), 'utf8'));
+const read = (p) => readFileSync(new URL(p, import.meta.url), 'utf8');
+const MIX = lib.loadMix(read('../mix.json'), read('../../db/clientes.csv'));
 
 // A deterministic rnd() in [0, 1).
 function seeded(seed) {
@@ -16,7 +17,8 @@ function seeded(seed) {
   };
 }
 
-test('mix.json holds the official parameters', () => {
+test('mix.json and db/clientes.csv hold the official parameters', () => {
+  assert.equal(JSON.parse(read('../mix.json')).clients, undefined, 'one client table: db/clientes.csv');
   assert.deepEqual(
     MIX.clients.map((c) => [c.id, c.limite]),
     [[1, 100000], [2, 80000], [3, 1000000], [4, 10000000], [5, 500000]],
@@ -184,4 +186,54 @@ test('buildSummary: unmeasured fields are null, never invented', () => {
   assert.equal(s.levels[0].rps, null);
   assert.equal(s.levels[0].latency_ms.p99, null);
   assert.equal(s.thresholds.passed, true);
+});
+
+test('parseClients reads db/clientes.csv and refuses anything else', () => {
+  assert.deepEqual(lib.parseClients('id,limite\n1,100\r\n2,200\n\n'), [
+    { id: 1, limite: 100 },
+    { id: 2, limite: 200 },
+  ]);
+  assert.throws(() => lib.parseClients('1,100\n'), /header/);
+  assert.throws(() => lib.parseClients('id,limite\n1;100\n'), /bad line/);
+  assert.throws(() => lib.parseClients('id,limite\n1,100,3\n'), /bad line/);
+});
+
+test('splitBounds: bounds leave the verdict, every remaining check decides it', () => {
+  const mk = (p99ok, incOk) => ({
+    thresholds: {
+      passed: true,
+      checks: [
+        { name: 'http_req_duration p(99)<50', passed: p99ok, value: 55.655, limit: 50 },
+        { name: 'http_req_failed rate<0.01', passed: true, value: 0, limit: 0.01 },
+        { name: 'inconsistencies count==0', passed: incOk, value: incOk ? 0 : 3, limit: 0 },
+      ],
+    },
+    stress: { aborted: !p99ok },
+  });
+  // The reference stress run: a crossed p99 bound, every check passed.
+  const a = lib.splitBounds(mk(false, true), lib.STRESS_BOUNDS);
+  assert.equal(a.thresholds.passed, true);
+  assert.deepEqual(a.thresholds.checks.map((c) => c.name), ['inconsistencies count==0']);
+  assert.deepEqual(a.stress.bounds.map((b) => [b.name, b.crossed]), [
+    ['http_req_duration p(99)<50', true],
+    ['http_req_failed rate<0.01', false],
+  ]);
+  const text = lib.textSummary(Object.assign(a, { scenario: 'stress', levels: [{ latency_ms: {}, status: {} }] }));
+  assert.match(text, /BOUND http_req_duration p\(99\)<50/);
+  assert.doesNotMatch(text, /FAIL/);
+  assert.match(text, /thresholds: passed/);
+  // A failed check fails the run, whatever the bounds did.
+  const b = lib.splitBounds(mk(true, false), lib.STRESS_BOUNDS);
+  assert.equal(b.thresholds.passed, false);
+  assert.match(lib.textSummary(Object.assign(b, { scenario: 'stress', levels: [{ latency_ms: {}, status: {} }] })), /FAIL {2}inconsistencies[\s\S]*thresholds: FAILED/);
+});
+
+test('buildSummary: passed only when every check passed; generator facts from k6', () => {
+  const data = fakeK6Data();
+  const s = lib.buildSummary(data, { scenario: 'rinha', duration_s: 30 });
+  assert.equal(s.thresholds.passed, false, 'checks{phase:validation} failed');
+  assert.ok(s.thresholds.checks.some((c) => !c.passed));
+  data.metrics['checks{phase:validation}'].thresholds['rate==1'].ok = true;
+  assert.equal(lib.buildSummary(data, { scenario: 'rinha', duration_s: 30 }).thresholds.passed, true);
+  assert.deepEqual(s.generator, { tool: 'k6', cpu_s: null, dropped_iterations: 7, vus_peak: 42, vus_max: 300 });
 });

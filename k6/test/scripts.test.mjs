@@ -10,7 +10,9 @@ import { state } from './stubs/state.mjs';
 import { fakeServer } from './fake-server.mjs';
 import { fakeK6Data } from './fixtures.mjs';
 
-const MIX = JSON.parse(readFileSync(new URL('../mix.json', import.meta.url), 'utf8'));
+import { loadMix } from '../lib.js';
+const read = (p) => readFileSync(new URL(p, import.meta.url), 'utf8');
+const MIX = loadMix(read('../mix.json'), read('../../db/clientes.csv'));
 globalThis.__ENV = { TIME_SCALE: '0.1', SUMMARY_PATH: 'out/summary.json', RUN_COMMIT: 'abc1234', RUN_DIRTY: 'false' };
 const rinha = await import('../rinha.js');
 const stress = await import('../stress.js');
@@ -127,6 +129,10 @@ test('stress.js: load functions and the sustained rate', () => {
   const data = fakeK6Data();
   data.metrics.http_req_duration = { values: { 'p(99)': 80 }, thresholds: { 'p(99)<50': { ok: false } } };
   data.state.testRunDurationMs = 20000;
+  // A failed check fails the run even when a bound stopped it (stress has no
+  // validation phase; the fixture's failed validation check is dropped first).
+  assert.equal(JSON.parse(stress.handleSummary(data)['out/summary.json']).thresholds.passed, false);
+  delete data.metrics['checks{phase:validation}'];
   const sum = JSON.parse(stress.handleSummary(data)['out/summary.json']);
   const ramp = Math.round(MIX.stress.ramp_s * 0.1);
   const t = 20 - MIX.stress.abort_delay_s;
@@ -135,6 +141,8 @@ test('stress.js: load functions and the sustained rate', () => {
   assert.equal(sum.stress.sustained_rate, expected);
   assert.equal(sum.levels[0].rate, expected);
   assert.equal(sum.thresholds.passed, true, 'the abort is the measurement: only correctness decides');
+  assert.ok(sum.thresholds.checks.every((c) => c.passed), 'passed means every check passed');
+  assert.deepEqual(sum.stress.bounds.find((b) => b.name === 'http_req_duration p(99)<50'), { name: 'http_req_duration p(99)<50', crossed: true, value: 80, limit: 50 });
   data.metrics.inconsistencies.thresholds['count==0'].ok = false;
   assert.equal(JSON.parse(stress.handleSummary(data)['out/summary.json']).thresholds.passed, false);
 });
