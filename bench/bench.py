@@ -36,7 +36,8 @@ import time
 
 from runinfo import compose_limits, machine
 import series
-import verdict
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reports", "tools"))
+import verdict  # noqa: E402  (reports/tools: the site and reports apply the same rules)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The measured tree: the working tree, or with --rev a clean export of a

@@ -26,6 +26,15 @@ sys.path.insert(0, os.path.join(REPO, "reports", "tools"))
 import bench  # noqa: E402
 import runinfo  # noqa: E402
 import report  # noqa: E402
+import series  # noqa: E402
+import verdict  # noqa: E402
+
+FIXTURES = os.path.join(REPO, "k6", "test", "fixtures")
+
+
+def fixture(name):
+    with open(os.path.join(FIXTURES, name)) as f:
+        return json.load(f)
 
 MIX = bench.load_mix()
 
@@ -168,6 +177,11 @@ class WrkScript(unittest.TestCase):
         self.assertEqual(r["inconsistencies"], 0)
         self.assertEqual(r["malformed"], 0)
         self.assertEqual(set(r["status"]) - {"200", "422"}, set())
+        # the percentile grid that lets bench.py merge 1-second slices
+        ps = [p for p, _ in r["q"]]
+        self.assertEqual((len(ps), ps[0], ps[-1]), (209, 0.5, 99.99))
+        self.assertEqual([v for _, v in r["q"]], sorted(v for _, v in r["q"]))
+        self.assertEqual(dict(map(tuple, r["q"]))[50], r["latency_us"]["p50"])
         s = r["sent"]
         self.assertGreater(s["d"], s["c"] * 1.2, "about 2 debits per credit")
         self.assertLess(s["e"], (s["d"] + s["c"]) * 0.15, "a few statements")
@@ -224,6 +238,33 @@ class Report(unittest.TestCase):
                         "inconsistencies": 0, "services": None}]
         self.check_page(s)
 
+    def test_time_series_charts(self):
+        s = summary_fixture()
+        pts = [{"t": i + 1, "dt": 1, "rps": 1000 + i, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 5.0 + i, "max_ms": 9.0, "errors": i % 2,
+                "inconsistencies": 0, "level": "c16"} for i in range(12)]
+        cpu = {"t": [1, 2, 3], "cores": {"db": [0.5, 0.6, 0.7], "nginx": [0.1, 0.2, 0.3], "generator": [0.3, 0.3, 0.4]}, "throttled": {}}
+        s["timeseries"] = series.build("wrk, 1-second slices", pts, cpu, [{"name": "c16", "start_s": 0, "end_s": 12.5}], 1764354270)
+        page = self.check_page(s)
+        charts = re.findall(r'<svg[^>]*data-series="(\w+)" data-points="(\d+)"', page)
+        self.assertEqual(charts, [("rps", "12"), ("latency", "12"), ("errors", "12"), ("cpu", "3")])
+        self.assertEqual(page.count('class="col" tabindex="0"'), 12 * 3 + 3, "every instant reachable by Tab")
+        for want in ('aria-label="12 s: p50 1.00, p99 16.00, max 9.00"', "load generator"):
+            self.assertTrue(want in page, want)
+        self.assertEqual(page.count("Data of this chart"), 4)
+        self.assertFalse("no-timeseries" in page)
+
+    def test_no_time_series_is_said(self):
+        page = self.check_page(fixture("reference-rinha-summary.json"))
+        self.assertTrue('id="no-timeseries"' in page and "data-series=" not in page)
+
+    def test_generator_bound_run_says_so(self):
+        page = self.check_page(fixture("reference-stress-summary.json"))
+        for want in ('id="generator-bound"', "the generator&#x27;s ceiling, not the stack&#x27;s", 'data-limited-by="generator"'):
+            self.assertTrue(want in page, want)
+        self.assertFalse('<div class="k">highest rate sustained</div>' in page, "the ceiling is not presented as the stack's")
+        page = self.check_page(fixture("reference-rinha-summary.json"))
+        self.assertFalse('id="generator-bound"' in page)
+
     def test_archived_runs_render(self):
         runs = os.path.join(REPO, "reports", "runs")
         for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
@@ -231,6 +272,188 @@ class Report(unittest.TestCase):
             if os.path.exists(p):
                 with open(p) as f:
                     self.check_page(json.load(f))
+
+
+class SingleVerdict(unittest.TestCase):
+    def test_reference_stress_run(self):
+        """The real k6 v1.3.0 stress run said passed: true with a failed check."""
+        s = fixture("reference-stress-summary.json")
+        self.assertTrue(s["thresholds"]["passed"])
+        self.assertTrue(any(c["passed"] is False for c in s["thresholds"]["checks"]))
+        verdict.single_verdict(s)
+        self.assertTrue(all(c["passed"] for c in s["thresholds"]["checks"]))
+        self.assertTrue(s["thresholds"]["passed"])
+        self.assertEqual([(b["name"], b["crossed"]) for b in s["stress"]["bounds"]],
+                         [("http_req_duration p(99)<50", True), ("http_req_failed rate<0.01", False)])
+        self.assertTrue(s["stress"]["aborted"])
+        self.assertIn("stopped at its bound (http_req_duration p(99)<50): the measurement, not a failure", verdict.headline(s))
+        again = json.loads(json.dumps(s))
+        self.assertEqual(verdict.single_verdict(again), s, "idempotent")
+
+    def test_a_failed_check_fails_the_run(self):
+        for scenario in ("stress", "rinha", "bench-mix"):
+            s = fixture("reference-stress-summary.json")
+            s["scenario"] = scenario
+            next(c for c in s["thresholds"]["checks"] if c["name"].startswith("inconsistencies"))["passed"] = False
+            verdict.single_verdict(s)
+            self.assertFalse(s["thresholds"]["passed"], scenario)
+            h = verdict.headline(s)
+            self.assertTrue(h.startswith("thresholds: FAILED (") and "inconsistencies count==0" in h, h)
+        # outside a stress ramp the p99 bound is a check like any other
+        s = fixture("reference-stress-summary.json")
+        s["scenario"] = "rinha"
+        self.assertFalse(verdict.single_verdict(s)["thresholds"]["passed"])
+
+    def test_no_checks_is_not_a_failure_of_a_check(self):
+        s = {"scenario": "bench-mix", "thresholds": {"passed": False, "checks": []}}
+        self.assertTrue(verdict.single_verdict(s)["thresholds"]["passed"])
+        self.assertEqual(verdict.single_verdict({"thresholds": None}), {"thresholds": None})
+
+
+def window(cpu, throttled=None, wall=10.0, gen_cpu=None, threads=None, tool="wrk", rps=1000.0, **extra):
+    """A one-level summary: cpu and throttled seconds per service over wall s."""
+    env = {"cpus": 1.5, "services": {"db": {"cpus": 0.7}, "api01": {"cpus": 0.15}, "api02": {"cpus": 0.15}, "nginx": {"cpus": 0.5}}}
+    sv = {k: {"cpu_s": v * wall, "throttled_s": (throttled or {}).get(k, 0.0) * wall} for k, v in cpu.items()}
+    lv = {"name": "l", "rps": rps, "duration_s": wall, "services": sv,
+          "generator": {"tool": tool, "cpu_s": None if gen_cpu is None else gen_cpu * wall, "window_s": wall, "threads": threads}}
+    s = {"tool": tool, "scenario": "bench-mix" if tool == "wrk" else "stress", "envelope": env, "machine": {"cpus": 2}, "levels": [lv]}
+    s.update(extra)
+    return verdict.limited_by(s)
+
+
+class LimitedBy(unittest.TestCase):
+    IDLE = {"db": 0.2, "api01": 0.05, "api02": 0.05, "nginx": 0.1}
+
+    def test_reference_stress_run_is_generator_bound(self):
+        s = verdict.apply(fixture("reference-stress-summary.json"))
+        self.assertEqual(s["limited_by"], "generator")
+        e = s["limited_by_evidence"]
+        self.assertAlmostEqual(e["stack_cores"], 0.696, places=2)   # of 1.5
+        self.assertAlmostEqual(e["services"]["db"]["cores"], 0.471, places=2)
+        self.assertLess(e["services"]["db"]["throttled_per_s"], 0.01)
+        self.assertIsNone(e["generator_cores"], "k6's CPU was not measured then: inferred, not invented")
+        self.assertIn("inferred", e["rule"])
+        self.assertIn("GENERATOR-BOUND", verdict.headline(s))
+
+    def test_reference_rinha_run_hit_no_limit(self):
+        s = verdict.apply(fixture("reference-rinha-summary.json"))
+        self.assertIsNone(s["limited_by"])
+        self.assertTrue(s["thresholds"]["passed"])
+
+    def test_stack_cpu(self):
+        self.assertEqual(window({"db": 0.65, "api01": 0.14, "api02": 0.14, "nginx": 0.45}, gen_cpu=0.3, threads=2)["limited_by"], "stack-cpu")
+
+    def test_database(self):
+        self.assertEqual(window({"db": 0.68, "api01": 0.08, "api02": 0.08, "nginx": 0.2}, {"db": 0.06}, gen_cpu=0.2, threads=2)["limited_by"], "database")
+
+    def test_service_throttling_picks_the_busiest(self):
+        s = window({"db": 0.45, "api01": 0.149, "api02": 0.12, "nginx": 0.3}, {"api01": 0.2, "api02": 0.06}, gen_cpu=0.3, threads=2)
+        self.assertEqual(s["limited_by"], "api01-throttling")
+        self.assertIn("api01 at 99%", s["limited_by_evidence"]["rule"])
+
+    def test_generator_busy_on_its_cores(self):
+        s = window(self.IDLE, gen_cpu=1.8, threads=2)
+        self.assertEqual(s["limited_by"], "generator")
+        self.assertEqual(s["limited_by_evidence"]["generator_cores"], 1.8)
+        self.assertEqual(s["limited_by_evidence"]["generator_share"], 0.9)
+
+    def test_generator_took_the_machine(self):
+        s = window({"db": 0.45, "api01": 0.1, "api02": 0.1, "nginx": 0.3}, gen_cpu=0.9, tool="k6", stress={"aborted": True})
+        self.assertEqual(s["limited_by"], "generator")
+        self.assertIn("cores were busy", s["limited_by_evidence"]["rule"])
+
+    def test_closed_loop_with_room_and_a_light_generator_is_not_generator_bound(self):
+        self.assertIsNone(window(self.IDLE, gen_cpu=0.3, threads=2)["limited_by"])
+
+    def test_offered_load_below_capacity_has_no_limit(self):
+        s = window(self.IDLE, tool="k6")
+        s["levels"][0]["generator"]["cpu_s"] = None
+        self.assertIsNone(verdict.limited_by(s)["limited_by"])
+
+    def test_dropped_iterations_with_an_idle_stack_point_at_the_generator(self):
+        s = window(self.IDLE, tool="k6")
+        s["levels"][0]["generator"]["dropped_iterations"] = 120
+        self.assertEqual(verdict.limited_by(s)["limited_by"], "generator")
+
+    def test_not_measured(self):
+        s = window(self.IDLE)
+        s["levels"][0]["services"] = None
+        self.assertIsNone(verdict.limited_by(s)["limited_by"])
+        self.assertIn("not measured", s["limited_by_evidence"]["rule"])
+
+    def test_peak_level_decides_the_run(self):
+        s = window(self.IDLE, gen_cpu=1.9, threads=2, rps=5000.0)
+        lv2 = json.loads(json.dumps(s["levels"][0]))
+        lv2.update(name="l2", rps=9000.0, services={k: {"cpu_s": v * 10, "throttled_s": 0} for k, v in
+                                                   {"db": 0.66, "api01": 0.1, "api02": 0.1, "nginx": 0.2}.items()})
+        lv2["generator"]["cpu_s"] = 3.0
+        s["levels"].append(lv2)
+        verdict.limited_by(s)
+        self.assertEqual([lv["limited_by"] for lv in s["levels"]], ["generator", "database"])
+        self.assertEqual((s["limited_by"], s["limited_by_evidence"]["level"]), ("database", "l2"))
+
+
+class Series(unittest.TestCase):
+    def test_merge_quantiles_matches_the_pooled_distribution(self):
+        rnd = random.Random(5)
+        a = sorted(rnd.expovariate(1 / 2.0) for _ in range(20000))
+        b = sorted(rnd.expovariate(1 / 8.0) for _ in range(5000))
+        grid = [i * 0.5 for i in range(1, 199)] + [99 + i * 0.1 for i in range(1, 10)] + [99.95, 99.99]
+        part = lambda xs: (len(xs), [[p, series.percentile(xs, p)] for p in grid], xs[-1])  # noqa: E731
+        m = series.merge_quantiles([part(a), part(b)])
+        pooled = sorted(a + b)
+        for p in (50, 90, 99):
+            exact = series.percentile(pooled, p)
+            self.assertLess(abs(m["p%d" % p] - exact) / exact, 0.05, (p, m, exact))
+        self.assertEqual(m["max"], max(a[-1], b[-1]))
+        self.assertEqual(series.merge_quantiles([])["p99"], None)
+
+    def test_percentile_nearest_rank(self):
+        xs = list(range(1, 101))
+        self.assertEqual([series.percentile(xs, p) for p in (50, 99, 100)], [50, 99, 100])
+        self.assertIsNone(series.percentile([], 50))
+
+    def test_rates(self):
+        r = series.rates([(100.0, {"db": 1.0, "g": 0.0}), (101.0, {"db": 1.5, "g": 0.25}), (103.0, {"db": 2.5, "g": 0.25})], 100.0)
+        self.assertEqual(r, {"t": [1.0, 3.0], "db": [0.5, 0.5], "g": [0.25, 0.0]})
+
+    def test_k6_csv_buckets(self):
+        expected = {k: set(v) for k, v in MIX["expected_status"].items()}
+        pts, t0, spans = series.k6_csv_points(os.path.join(FIXTURES, "k6-metrics.csv"), expected)
+        self.assertEqual(t0, 1764354270)
+        self.assertEqual(spans, {"validacao": [0, 1], "debitos": [2, 7], "creditos": [2, 7], "extratos": [2, 7]})
+        self.assertEqual([p["t"] for p in pts], list(range(1, 9)))
+        self.assertEqual([p["rps"] for p in pts], [10, 10, 10, 20, 30, 40, 50, 60])
+        # second k of the load has latencies 1..n ms: nearest-rank percentiles
+        self.assertEqual([(p["p50_ms"], p["p99_ms"], p["max_ms"]) for p in pts[2:]],
+                         [(5, 10, 10), (10, 20, 20), (15, 30, 30), (20, 40, 40), (25, 50, 50), (30, 60, 60)])
+        # a 503 debit at second 4 and a 422 credit at second 5; debits' 422s and the validation's are expected
+        self.assertEqual([p["errors"] for p in pts], [0, 0, 0, 0, 1, 1, 0, 0])
+        phases = series.k6_phases("rinha", spans, 0.025, MIX)
+        self.assertEqual(phases, [{"name": "validation", "start_s": 0, "end_s": 2}, {"name": "ramp", "start_s": 2, "end_s": 5},
+                                  {"name": "plateau", "start_s": 5, "end_s": 8}])
+        self.assertEqual(series.k6_phases("stress", {"debitos": [0, 9]}, 1, MIX), [{"name": "ramp", "start_s": 0, "end_s": 10}])
+
+    def test_k6_csv_gzip_and_millisecond_timestamps(self):
+        with open(os.path.join(FIXTURES, "k6-metrics.csv")) as f:
+            text = f.read()
+        text = re.sub(r"^(http_req_duration),(\d+),", lambda m: "%s,%d," % (m.group(1), int(m.group(2)) * 1000 + 250), text, flags=re.M)
+        import gzip
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "m.csv.gz")
+            with gzip.open(p, "wt") as f:
+                f.write(text)
+            pts, t0, _ = series.k6_csv_points(p, {k: set(v) for k, v in MIX["expected_status"].items()})
+        self.assertEqual((t0, [x["rps"] for x in pts][:4]), (1764354270, [10, 10, 10, 20]))
+
+    def test_wrk_points(self):
+        r = {"duration_us": 1_000_000, "requests": 900, "status": {"200": 880, "422": 15, "503": 5}, "malformed": 1,
+             "inconsistencies": 2, "errors": {"connect": 0, "read": 1, "write": 0, "status": 5, "timeout": 3},
+             "latency_us": {"p50": 1500, "p90": 2500, "p99": 9000, "max": 12000}, "q": [[50, 1500], [90, 2500], [99, 9000]]}
+        p = series.wrk_points([{"t": 3.2, "result": r, "level": "c64"}])[0]
+        self.assertEqual((p["rps"], p["p50_ms"], p["p90_ms"], p["p99_ms"], p["max_ms"]), (900.0, 1.5, 2.5, 9.0, 12.0))
+        self.assertEqual(p["errors"], 5 + 1 + 3 + 1)  # the 503s, read error, timeouts, the malformed answer
+        self.assertEqual((p["inconsistencies"], p["level"], p["t"]), (2, "c64", 3.2))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ import math
 import os
 import sys
 
+import verdict  # the single verdict and what limited the run (same folder)
+
 SERVICES = ["db", "api01", "api02", "nginx"]
 COLORS = {"p50": "#4e79a7", "p90": "#f28e2b", "p99": "#e15759", "max": "#9c755f",
           "db": "#4e79a7", "api01": "#59a14f", "api02": "#8cd17d", "nginx": "#f28e2b",
-          "rps": "#4e79a7", "limit": "#bab0ac"}
+          "rps": "#4e79a7", "limit": "#bab0ac", "generator": "#b07aa1", "errors": "#c62828"}
+PHASE_FILL = ("#eef3f8", "#f7f1e8")
 
 
 def esc(x):
@@ -133,6 +136,137 @@ def hbar_split(title, parts, total, unit, width=640):
     return "".join(s)
 
 
+def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, digits=2):
+    """Lines over time. t: seconds; series: [(name, color, values)] (None =
+    gap); phases: [{name, start_s, end_s}] drawn as labelled bands. Each
+    instant is a focusable column (Tab) whose figures show on focus or hover
+    (CSS, no script); the same figures are in a table under the chart."""
+    ml, mr, mt, mb = 64, 16, 40, 44
+    pw, ph = width - ml - mr, height - mt - mb
+    vals = [v for _, _, vs in series for v in vs if v is not None]
+    if not t or not vals:
+        return '<p class="empty">%s: not measured</p>' % esc(title)
+    t_hi = max(max(t), max([p.get("end_s") or 0 for p in phases] or [0])) or 1
+    hi = nice_max(max(vals) * 1.05) if max(vals) > 0 else 1
+
+    def x(s):
+        return ml + pw * s / t_hi
+
+    steps = sorted(b - a for a, b in zip(t, t[1:]))
+    gap = 2.5 * (steps[len(steps) // 2] if steps else 1)
+
+    def y(v):
+        return mt + ph - ph * v / hi
+
+    s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-label="%s" data-series="%s" data-points="%d">'
+         % (width, height, width, height, esc(title + ": Tab through the instants"), esc(cid), len(t))]
+    s.append('<text x="%d" y="16" class="t">%s</text>' % (ml, esc(title)))
+    for i, p in enumerate(phases):
+        x0, x1 = x(p.get("start_s") or 0), x(p.get("end_s") or 0)
+        s.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/><text x="%.1f" y="%d" class="ph">%s</text>'
+                 % (x0, mt, max(x1 - x0, 0.5), ph, PHASE_FILL[i % 2], x0 + 3, mt - 4, esc(p.get("name"))))
+    for i in range(6):
+        v = hi * i / 5
+        s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yl">%s</text>'
+                 % (ml, ml + pw, y(v), y(v), ml - 6, y(v) + 4, esc(fmt(int(v)) if v == int(v) else fmt(float(v), 2))))
+    for i in range(0, 6):
+        sec = t_hi * i / 5
+        s.append('<text x="%.1f" y="%d" class="xl">%s s</text>' % (x(sec), mt + ph + 16, esc(fmt(round(sec)))))
+    s.append('<text x="12" y="%d" class="yl" transform="rotate(-90 12 %d)" text-anchor="middle">%s</text>' % (mt + ph // 2, mt + ph // 2, esc(unit)))
+    for name, color, vs in series:
+        runs, cur, prev = [], [], None
+        for tt, v in zip(t, vs):
+            if prev is not None and tt - prev > gap and cur:  # no data in between (e.g. between levels): no line
+                runs.append(cur)
+                cur = []
+            prev = tt
+            if v is None:
+                if cur:
+                    runs.append(cur)
+                cur = []
+            else:
+                cur.append("%.1f,%.1f" % (x(tt), y(v)))
+        if cur:
+            runs.append(cur)
+        for r in runs:
+            if len(r) == 1:
+                cx, cy = r[0].split(",")
+                s.append('<circle cx="%s" cy="%s" r="2" fill="%s"/>' % (cx, cy, color))
+            else:
+                s.append('<polyline points="%s" fill="none" stroke="%s" stroke-width="1.6"/>' % (" ".join(r), color))
+    # One focusable column per instant: its figures in a tooltip and aria-label.
+    step = pw / max(len(t), 1)
+    for i, tt in enumerate(t):
+        label = "%s s: %s" % (fmt(tt, 1), ", ".join("%s %s" % (n, fmt(vs[i], digits) if i < len(vs) else "–") for n, _, vs in series))
+        cx = x(tt)
+        tx = min(max(cx, ml + 120), ml + pw - 120)
+        s.append('<g class="col" tabindex="0" aria-label="%s"><rect x="%.1f" y="%d" width="%.1f" height="%d" class="hit"/>'
+                 '<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="cur"/><text x="%.1f" y="%d" class="tip">%s</text></g>'
+                 % (esc(label), cx - step / 2, mt, max(step, 1), ph, cx, cx, mt, mt + ph, tx, mt + 14, esc(label)))
+    lx = ml
+    for name, color, _ in series:
+        s.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="lg">%s</text>'
+                 % (lx, height - 14, color, lx + 14, height - 5, esc(name)))
+        lx += 24 + 7 * len(name)
+    s.append("</svg>")
+    rows = "".join("<tr><td>%s</td>%s</tr>" % (esc(fmt(tt, 1)), "".join("<td>%s</td>" % esc(fmt(vs[i] if i < len(vs) else None, digits)) for _, _, vs in series))
+                   for i, tt in enumerate(t))
+    table = ('<details><summary>Data of this chart (%d points)</summary><table class="data"><tr><th>t s</th>%s</tr>%s</table></details>'
+             % (len(t), "".join("<th>%s (%s)</th>" % (esc(n), esc(unit)) for n, _, _ in series), rows))
+    return "".join(s) + table
+
+
+def timeseries_section(s, stamp):
+    """req/s, p50/p99, errors and per-service CPU over the run; or why not."""
+    ts = s.get("timeseries")
+    if not isinstance(ts, dict) or not (ts.get("load") or {}).get("t"):
+        why = "its tool gave none" if isinstance(ts, dict) else "it was recorded before this project captured per-second figures"
+        return ('<h2>Over time</h2><p class="empty" id="no-timeseries">No time series for this run: %s. '
+                'Only the whole-run figures below exist; nothing here is interpolated.</p>' % esc(why))
+    L = ts["load"]
+    t = L["t"]
+    phases = ts.get("phases") or []
+    cap = "Source: %s; t = seconds from %s. Shaded: the run's phases." % (ts.get("source") or "?", ts.get("start") or "the start")
+    p = ['<h2>Over time</h2><div class="series">']
+    p.append(figure(line_chart("rps", "Requests per second", "req/s", t, [("req/s", COLORS["rps"], L.get("rps") or [])], phases, digits=0), cap, stamp))
+    p.append(figure(line_chart("latency", "Latency per second: p50, p99 and max", "ms", t,
+                               [("p50", COLORS["p50"], L.get("p50_ms") or []), ("p99", COLORS["p99"], L.get("p99_ms") or []),
+                                ("max", COLORS["max"], L.get("max_ms") or [])], phases),
+                    "Percentiles of the answers received in each interval, as the load generator saw them.", stamp))
+    p.append(figure(line_chart("errors", "Errors per interval", "errors", t, [("errors", COLORS["errors"], L.get("errors") or [])], phases, digits=0),
+                    "Answers outside the expected statuses, malformed answers and socket errors, per interval (inconsistencies are counted apart).", stamp))
+    cpu = ts.get("cpu") or {}
+    cores = cpu.get("cores") or {}
+    if cpu.get("t") and cores:
+        names = [k for k in SERVICES + ["generator"] if k in cores]
+        p.append(figure(line_chart("cpu", "CPU per service and the load generator (cores)", "cores", cpu["t"],
+                                   [(k if k != "generator" else "load generator", COLORS[k], cores[k]) for k in names], phases),
+                        "CPU seconds per second from each service's cgroup (cpuacct) and from the generator's process, sampled once a second. "
+                        "The generator runs outside the envelope, on the same machine.", stamp))
+    p.append("</div>")
+    return "".join(p)
+
+
+def limits_section(s):
+    """What limited each level, with the evidence, and the verdict."""
+    levels = [lv for lv in s.get("levels") or [] if isinstance(lv, dict)]
+    p = ['<h2>What limited the run</h2><p id="limited-by" data-limited-by="%s">%s</p>' % (esc(s.get("limited_by") or ""), esc(verdict.headline(s)))]
+    p.append("<table><tr><th>level</th><th>limited by</th><th>why</th><th>stack cores (share of envelope)</th><th>busiest service</th>"
+             "<th>generator cores (share of usable)</th><th>k6 dropped iterations</th><th>k6 VUs peak / max</th></tr>")
+    for lv in levels:
+        e = lv.get("limited_by_evidence") or {}
+        sv = e.get("services") or {}
+        busy = max(sv.items(), key=lambda kv: kv[1].get("share_of_limit") or 0) if sv else None
+        p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+            esc(lv.get("name")), esc(lv.get("limited_by") or "nothing saturated"), esc(e.get("rule")),
+            esc("%s (%s)" % (fmt(e.get("stack_cores"), 2), "–" if e.get("stack_share") is None else "%.0f%%" % (100 * e["stack_share"]))),
+            esc("%s %.0f%%" % (busy[0], 100 * (busy[1].get("share_of_limit") or 0)) if busy else "–"),
+            esc("%s (%s)" % (fmt(e.get("generator_cores"), 2), "–" if e.get("generator_share") is None else "%.0f%%" % (100 * e["generator_share"]))),
+            esc(fmt(e.get("dropped_iterations"))), esc("%s / %s" % (fmt(e.get("vus_peak")), fmt(e.get("vus_max"))))))
+    p.append("</table>")
+    return "".join(p)
+
+
 def figure(svg, caption, stamp):
     return '<figure>%s<figcaption>%s <span class="stamp">%s</span></figcaption></figure>' % (svg, esc(caption), esc(stamp))
 
@@ -168,11 +302,21 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f0f0f0}
 td.ok{color:#2e7d32;font-weight:600}td.miss{color:#c62828;font-weight:600}
 .notes{white-space:pre-wrap;background:#fff;border:1px solid #e3e3e3;padding:8px;font-size:12px}
-.empty{color:#888}
+.empty{color:#666}
+.notice{border-left:4px solid #c62828;background:#fff;padding:8px 12px;max-width:920px}
+.series{display:flex;flex-direction:column;gap:16px}
+svg .ph{font-size:11px;fill:#444}
+svg .hit{fill:transparent}
+svg .cur{stroke:#333;stroke-width:1;visibility:hidden}
+svg .tip{font-size:12px;fill:#111;text-anchor:middle;visibility:hidden;paint-order:stroke;stroke:#fff;stroke-width:4px}
+svg .col:hover .cur,svg .col:focus .cur,svg .col:hover .tip,svg .col:focus .tip{visibility:visible}
+svg .col:focus{outline:none}svg .col:focus .hit{fill:rgba(255,176,104,.25)}
+table.data{font-size:12px}
 """
 
 
 def render(s, run_dir):
+    s = verdict.apply(json.loads(json.dumps(s)))  # a copy: the archived file is not changed
     commit = (s.get("commit") or "?") + (" (dirty)" if s.get("dirty") else "")
     stamp = "commit %s · %s" % (commit, s.get("date") or "?")
     levels = s.get("levels") or []
@@ -203,14 +347,24 @@ def render(s, run_dir):
         cards.append(("database-only ceiling", "%s/s" % fmt(ceiling.get("tps")), "pgbench %s" % (ceiling.get("variant") or ""), None))
     if s.get("ceiling_fraction") is not None:
         cards.append(("end-to-end / ceiling", "%.0f%%" % (100 * s["ceiling_fraction"]), "best level", None))
+    gen_bound = s.get("limited_by") == "generator"
     if s.get("stress"):
-        cards.append(("highest rate sustained", "%s/s" % fmt(s["stress"].get("sustained_rate")), "stress ramp", None))
+        cards.append(("highest rate sustained" if not gen_bound else "the generator's ceiling, not the stack's",
+                      "%s/s" % fmt(s["stress"].get("sustained_rate")), "stress ramp, stopped at its bound" if s["stress"].get("aborted") else "stress ramp, ran to its end", None))
+    cards.append(("limited by", s.get("limited_by") or "nothing saturated", "peak level", False if gen_bound else None))
     cards.append(("thresholds", "passed" if th.get("passed") else "missed", "%d checks" % len(th.get("checks") or []), bool(th.get("passed"))))
+    if gen_bound:
+        p.append('<p class="notice" id="generator-bound"><b>Generator-bound.</b> The load generator, not the stack, was the limit of this run: %s. '
+                 'Its throughput and its ceiling are the generator\'s; they say nothing of how far the stack goes.</p>'
+                 % esc((s.get("limited_by_evidence") or {}).get("rule")))
     p.append('<div class="cards">')
     for k, v, sub, ok in cards:
         cls = "" if ok is None else (" ok" if ok else " miss")
         p.append('<div class="card%s"><div class="k">%s</div><div class="v">%s</div><div class="k">%s</div></div>' % (cls, esc(k), esc(v), esc(sub)))
     p.append("</div>")
+
+    p.append(limits_section(s))
+    p.append(timeseries_section(s, stamp))
 
     # Throughput and latency.
     p.append("<h2>Throughput and latency per level</h2><div class=\"grid2\">")

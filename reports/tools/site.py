@@ -24,6 +24,7 @@ import urllib.parse
 from datetime import datetime, timezone
 
 from report import nice_max  # the same axis rounding as the per-run reports
+import verdict  # one verdict and what limited each run, as in the per-run reports
 
 SCHEMA_VERSION = 1
 SCENARIO_ORDER = {"rinha": 0, "stress": 1, "bench-mix": 2}
@@ -43,7 +44,12 @@ class Run:
     def __init__(self, run_id, folder, summary, has_report):
         self.id = run_id
         self.folder = folder
-        self.s = summary
+        # The rules of reports/tools/verdict.py, applied on a copy (runs
+        # archived before them get them too; the files are not changed).
+        try:
+            self.s = verdict.apply(json.loads(json.dumps(summary)))
+        except (TypeError, ValueError, KeyError, AttributeError):
+            self.s = summary  # a malformed summary is shown as it is
         self.has_report = has_report
         self.date = parse_date(summary.get("date"))
         levels = summary.get("levels") or []
@@ -165,6 +171,14 @@ def latencies(lat):
     if all(v is None for v in vals):
         return None
     return " / ".join(v or DASH for v in vals)
+
+
+def generator_bound(run):
+    return run.get("limited_by") == "generator"
+
+
+GEN_BADGE = ('<br><span class="gen" title="%s">generator-bound: the load generator was the limit, '
+             'not the stack</span>')
 
 
 def failed(run):
@@ -324,13 +338,15 @@ def runs_table(runs, page_dir):
         rps = fmt_rps(lv.get("rps")) if lv else None
         if rps is not None:
             rps += '<br><span class="small muted">at %s</span>' % esc(lv.get("name") or "?")
+            if generator_bound(run):
+                rps += GEN_BADGE % esc((run.get("limited_by_evidence") or {}).get("rule"))
         errors, inc = sum_levels(run, "errors"), sum_levels(run, "inconsistencies")
         link = report_href(run, page_dir)
         attrs = {
             "data-run": run.id, "data-commit": run.get("commit"), "data-tool": run.get("tool"),
             "data-scenario": run.get("scenario"), "data-date": run.get("date"),
             "data-rps": num(lv.get("rps")) if lv else None, "data-p99": num(lat.get("p99")),
-            "data-errors": errors, "data-inconsistencies": inc,
+            "data-errors": errors, "data-inconsistencies": inc, "data-limited-by": run.get("limited_by"),
         }
         a = "".join(' %s="%s"' % (k, esc("" if v is None else v)) for k, v in attrs.items())
         out.append(
@@ -400,15 +416,19 @@ def chart(chart_id, metric, title, unit, runs, value_of):
         lv = run.peak
         shown = (fmt_rps(v) + " req/s") if unit == "req/s" else (fmt_ms(v) + " ms")
         label = "%s: %s" % (shown, provenance(run, lv))
+        if generator_bound(run):
+            label += ", generator-bound (the load generator was the limit, not the stack)"
         if failed(run):
             label += ", thresholds FAILED"
             mark = '<rect x="%s" y="%s" width="11" height="11" transform="rotate(45 %s %s)"/>' % (
                 round(x - 5.5, 1), round(y - 5.5, 1), x, y)
         else:
             mark = '<circle cx="%s" cy="%s" r="5"/>' % (x, y)
+        if generator_bound(run):
+            mark += '<text class="genmark" x="%s" y="%s">G</text>' % (x, round(y - 9, 1))
         svg.append('<g class="pt%s" tabindex="0" role="img" aria-label="%s" data-run="%s" data-value="%s" '
                    'data-x="%s" data-y="%s" data-label="%s">%s<title>%s</title></g>' % (
-                       " fail" if failed(run) else "", esc(label), esc(run.id), v, x, y, esc(label), mark, esc(label)))
+                       (" fail" if failed(run) else "") + (" gen" if generator_bound(run) else ""), esc(label), esc(run.id), v, x, y, esc(label), mark, esc(label)))
         if i in labelled:
             svg.append('<text class="xtick" x="%s" y="%d">%s%s</text>' % (
                 x, H - MB + 18, esc(run.get("commit") or "?"), "+" if run.get("dirty") else ""))
@@ -462,7 +482,7 @@ def charts(runs):
         out.append("""<section class="group" aria-labelledby="h-%(slug)s" data-scenario="%(sc)s" data-tool="%(tool)s">
 <h3 id="h-%(slug)s">%(sc)s <span class="muted">with %(tool)s</span></h3>
 <p class="small">%(desc)s. %(n)d run%(s)s %(span)s. Envelope%(es)s: %(envs)s. Each point is the run's peak level (its highest req/s).
-<span class="legend"><span class="lc" aria-hidden="true"></span>thresholds passed or not evaluated, <span class="lf" aria-hidden="true"></span>thresholds failed.</span></p>
+<span class="legend"><span class="lc" aria-hidden="true"></span>thresholds passed or not evaluated, <span class="lf" aria-hidden="true"></span>thresholds failed, <b class="gen">G</b> generator-bound (the load generator was the limit, not the stack).</span></p>
 <div class="pair">%(rps)s%(p99)s</div>
 </section>""" % dict(slug=esc(slug), sc=esc(scenario), tool=esc(tool), desc=esc(SCENARIO_TEXT.get(scenario, "scenario " + scenario)),
                      n=len(rs), s="" if len(rs) == 1 else "s", span=esc(
@@ -484,7 +504,7 @@ def latest_cards(runs):
         lv = run.peak or {}
         lat = lv.get("latency_ms") if isinstance(lv.get("latency_ms"), dict) else {}
         th = run.get("thresholds") if isinstance(run.get("thresholds"), dict) else {}
-        verdict = {True: '<span class="ok">\u2713 thresholds passed</span>',
+        th_text = {True: '<span class="ok">\u2713 thresholds passed</span>',
                    False: '<span class="bad">\u2717 thresholds FAILED</span>'}.get(th.get("passed"), "thresholds not evaluated")
         figs = []
         if fmt_rps(lv.get("rps")):
@@ -496,9 +516,15 @@ def latest_cards(runs):
         errors, inc = sum_levels(run, "errors"), sum_levels(run, "inconsistencies")
         figs.append("errors <b>%s</b>" % (fmt_int(errors) or DASH))
         figs.append("inconsistencies <b>%s</b>" % (fmt_int(inc) or DASH))
-        cards.append('<li class="card" data-scenario="%s"><h3>%s</h3><p class="figs">%s</p><p>%s</p>'
+        figs.append("limited by <b>%s</b>" % esc(run.get("limited_by") or "nothing saturated"))
+        if generator_bound(run):
+            verdict_text = '<span class="gen">generator-bound: these figures are the load generator\'s ceiling, not the stack\'s</span>'
+        else:
+            verdict_text = ""
+        cards.append('<li class="card" data-scenario="%s"><h3>%s</h3><p class="figs">%s</p><p>%s</p>%s'
                      '<p class="small">%s</p></li>' % (
-                         esc(scenario), esc(scenario), " \u00b7 ".join(figs), verdict, esc(provenance(run, run.peak or None))))
+                         esc(scenario), esc(scenario), " \u00b7 ".join(figs), th_text, verdict_text and "<p>%s</p>" % verdict_text,
+                         esc(provenance(run, run.peak or None))))
     return '<ul class="cards">%s</ul>' % "".join(cards)
 
 
@@ -551,6 +577,8 @@ svg .pt:focus{outline:none}svg .pt:focus-visible circle,svg .pt:focus-visible re
 .group{margin-top:1.6rem}
 .readout{min-height:2.6em;font-size:.85rem;margin:.3rem 0}
 .notice{border-left:4px solid var(--bad);padding:.3rem .8rem;background:var(--card)}
+.gen{color:var(--bad);font-weight:600;font-size:.85rem}
+svg .genmark{fill:var(--bad);font-size:11px;font-weight:700;text-anchor:middle}
 @media (prefers-reduced-motion:reduce){*,*::before,*::after{transition:none!important;animation:none!important;scroll-behavior:auto!important}}
 @media (prefers-reduced-motion:no-preference){html{scroll-behavior:smooth}}
 """
@@ -615,6 +643,8 @@ Hover or focus a point (Tab) to read its figures; each chart's data is also in t
 <li><b>Envelope.</b> The CPU and memory limits the stack ran under, and how they were enforced (<i>docker</i>, <i>cgroup-v1/v2</i> for the native stack, or <i>not enforced</i>).</li>
 <li><b>Errors</b>: responses outside the expected status codes plus socket errors and timeouts. <b>Inconsistencies</b>: responses showing a balance past the limit, or a wrong limit.</li>
 <li><b>+dirty</b>: the measured tree had uncommitted changes.</li>
+<li><b>Thresholds</b> pass only when every check passed. A stress ramp stops at its p99 or error-rate bound: that stop is the measurement, shown in the run's report, never a pass or a failure.</li>
+<li><b>Limited by</b>: what limited the run, from the CPU of each service (its cgroup), of the whole stack and of the load generator: <i>stack-cpu</i>, <i>database</i>, <i>&lt;service&gt;-throttling</i>, or <i>generator</i>. A <b>generator-bound</b> run measured the load generator (k6 or wrk on the same cores), not the stack: its ceiling is not the stack's.</li>
 </ul>
 </section>
 </main>

@@ -3,8 +3,9 @@
 Pure functions over a summary.json (reports/SCHEMA.md), shared by
 bench/bench.py (applied to every run it archives, k6 runs included) and
 reports/tools/report.py and site.py (applied when they read an archived
-summary, so runs archived before these rules get them too). Python 3 standard
-library only.
+summary, so runs archived before these rules get them too). It lives beside
+the site's tools because the stress workflow builds the site from
+reports/tools alone. Python 3 standard library only.
 
 - thresholds.passed is true only when every check passed. A stress ramp's
   abort bounds (p99, error rate) are not checks: crossing one is the
@@ -134,7 +135,10 @@ def classify(f, bound_hit, dropped_iterations=None):
                                  "envelope: the generator took the cores the stack could have used") % (mcpu, gen, f["stack_cores"], 100 * (share or 0))
     throttled = max((v.get("throttled_per_s") or 0) for v in svcs.values())
     busiest = max((v.get("share_of_limit") or 0) for v in svcs.values())
-    starved = bound_hit or (dropped_iterations or 0) > 0
+    # Inferred only where the generator's CPU was not measured (a measured,
+    # unbusy generator was not the limit), or where k6 itself reported that
+    # it could not start iterations for want of a VU.
+    starved = (bound_hit and gen is None) or (dropped_iterations or 0) > 0
     if starved and share is not None and share < IDLE_STACK and busiest < SERVICE_FULL and throttled < BARELY_THROTTLED:
         how = ("measured: %.2f cores" % gen) if gen is not None else (
             "not measured; inferred: it shared the machine's %s cores with a stack using %.2f of them" % (mcpu, f["stack_cores"]))
@@ -142,7 +146,9 @@ def classify(f, bound_hit, dropped_iterations=None):
                              "throttled at most %.3f s per s)%s; the load generator's CPU: %s") % (
             100 * share, 100 * busiest, throttled,
             ", k6 dropped %d iterations" % dropped_iterations if dropped_iterations else "", how)
-    return None, "no resource saturated (stack %s of its envelope)" % ("?" if share is None else "%.0f%%" % (100 * share))
+    return None, "no resource saturated (stack at %s of its envelope%s)" % (
+        "?" if share is None else "%.0f%%" % (100 * share),
+        "; the closed loop's round trips set the pace" if bound_hit and gen is not None else "")
 
 
 def level_window(lv):
@@ -186,7 +192,7 @@ def headline(s):
     failed = [c.get("name") for c in checks if c.get("passed") is not True]
     parts = ["thresholds: %s" % ("passed (%d checks)" % len(checks) if th.get("passed") else "FAILED (%s)" % ", ".join(map(str, failed)))]
     st = s.get("stress") or {}
-    if st.get("aborted") is not None:
+    if s.get("scenario") == "stress" and st.get("aborted") is not None:
         crossed = [b["name"] for b in st.get("bounds") or [] if b.get("crossed")]
         parts.append("stress ramp %s" % ("stopped at its bound (%s): the measurement, not a failure" % ", ".join(crossed)
                                          if st.get("aborted") else "ran to its end"))
