@@ -272,3 +272,28 @@ def test_replicas_refuse_http2():
         b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
     )
     assert data.startswith(b"HTTP/1.1 200"), data[:80]
+
+
+# --------------------------------------------------------------------------
+# Server-Timing
+# --------------------------------------------------------------------------
+
+
+def _server_timing(headers):
+    value = headers.get("Server-Timing")
+    assert value, "no Server-Timing header"
+    parts = {}
+    for metric in value.split(","):
+        name, _, dur = metric.strip().partition(";dur=")
+        parts[name] = float(dur)
+    return parts
+
+
+def test_server_timing_says_where_the_time_went(reset):
+    for status, headers, _ in (_post(1, 5, "c", "timing"), get_extrato(1), _post(6, 5, "c", "timing")):
+        assert status in (200, 404)
+        t = _server_timing(headers)
+        assert set(t) == {"queue", "db", "total"}, t
+        assert all(v >= 0 for v in t.values()), t
+        assert abs(t["queue"] + t["db"] - t["total"]) <= 0.002, t  # ms, rounded to microseconds
+        assert 0 < t["db"] < 1000, t
