@@ -1,6 +1,6 @@
 """What every test suite knows of the bank itself: its clients, read from
-db/clientes.csv (the file the seed loads), and its database, reached through
-the psql CLI.
+db/clientes.csv (the file the seed loads), its address (RINHA_URL) and its
+database, reached through the psql CLI.
 
 Shared by tests/integration (conftest.py) and tests/faults (faultkit.py);
 each puts tests/ on sys.path to import it. The database is the one of the
@@ -12,6 +12,7 @@ points PGHOST at the compose stack's socket volume).
 import csv
 import os
 import subprocess
+import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIENTS_CSV = os.path.join(REPO, "db", "clientes.csv")
@@ -26,6 +27,13 @@ def read_limites(path=CLIENTS_CSV):
 # Every client starts with saldo 0.
 LIMITES = read_limites()
 CLIENT_IDS = tuple(sorted(LIMITES))
+
+# The load balancer of the stack under test (RINHA_URL).
+BASE_URL = os.environ.get("RINHA_URL", "http://127.0.0.1:9999")
+_URL = urllib.parse.urlsplit(BASE_URL)
+HOST = _URL.hostname or "127.0.0.1"
+PORT = _URL.port or 80
+PATH_PREFIX = _URL.path.rstrip("/")
 
 PGHOST = os.environ.get("PGHOST") or "/run/rinha"
 PGUSER = os.environ.get("PGUSER") or "rinha"

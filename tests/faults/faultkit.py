@@ -19,12 +19,11 @@ import time
 from dataclasses import dataclass, field
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bank import CLIENT_IDS, LIMITES, REPO, psql, reset_database  # noqa: E402,F401  (re-exported to the tests)
+from bank import CLIENT_IDS, HOST, LIMITES, PORT, REPO, psql, reset_database  # noqa: E402,F401  (re-exported)
 
 VAR = os.path.join(REPO, "var")
 PGDATA = os.path.join(VAR, "pgdata")
 RUN_DIR = "/run/rinha"
-HOST, PORT = "127.0.0.1", 9999
 
 # Durations scale down for the quick variant that `make test` runs.
 SCALE = float(os.environ.get("FAULTS_SCALE", "1"))

@@ -17,24 +17,18 @@ import queue
 import re
 import sys
 import threading
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bank import CLIENT_IDS, LIMITES, PGHOST, psql, reset_database  # noqa: E402,F401  (re-exported to the tests)
+from bank import (  # noqa: E402,F401  (re-exported to the tests)
+    CLIENT_IDS, HOST, LIMITES, PATH_PREFIX, PGHOST, PORT, psql, reset_database)
 
 # --------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------
-
-BASE_URL = os.environ.get("RINHA_URL", "http://127.0.0.1:9999")
-_URL = urllib.parse.urlsplit(BASE_URL)
-HOST = _URL.hostname or "127.0.0.1"
-PORT = _URL.port or 80
-PATH_PREFIX = _URL.path.rstrip("/")
 
 # Every HTTP call gets this timeout so that a hung server fails the test
 # instead of hanging the suite.
