@@ -29,7 +29,8 @@
 -- (api/src/db_batch.c mirrors these codes.)
 --
 -- Cost: however many requests, one statement, one row lock per distinct
--- client, one UPDATE per changed client and one multi-row INSERT. The rows
+-- client, and one statement that updates each changed client and inserts
+-- every applied transaction. The rows
 -- are locked in ascending id order, so two concurrent batches can never
 -- deadlock, and they stay locked until the round trip commits.
 --
@@ -42,7 +43,7 @@ RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     n         integer := coalesce(array_length(p_clientes, 1), 0);
-    descr     text[] := ARRAY(SELECT json_array_elements_text(p_descricoes));
+    descr     text[];  -- only parsed when keys need comparing
     chaves    text[];
     ids       integer[];
     saldos    bigint[];
@@ -67,9 +68,10 @@ DECLARE
 BEGIN
     IF p_chaves IS NOT NULL THEN
         chaves := ARRAY(SELECT json_array_elements_text(p_chaves));
+        descr := ARRAY(SELECT json_array_elements_text(p_descricoes));
     END IF;
     IF coalesce(array_length(p_valores, 1), 0) <> n OR length(p_tipos) <> n
-       OR coalesce(array_length(descr, 1), 0) <> n
+       OR json_array_length(p_descricoes) <> n
        OR (chaves IS NOT NULL AND coalesce(array_length(chaves, 1), 0) <> n) THEN
         RAISE EXCEPTION 'transacoes_lote: arguments of different lengths';
     END IF;
@@ -145,17 +147,20 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 
-    UPDATE clientes c
-       SET saldo = u.saldo
-      FROM unnest(ids, novos, saldos) AS u(id, saldo, antes)
-     WHERE c.id = u.id AND u.saldo <> u.antes;
-
-    -- In request order, so identity ids (newest first in the statement)
-    -- follow the order the balances were computed in.
+    -- One statement for both writes (each statement of a PL/pgSQL function
+    -- has a fixed cost that dominates small batches): the balances, then
+    -- the transactions in request order, so identity ids (newest first in
+    -- the statement) follow the order the balances were computed in.
+    WITH atualizados AS (
+        UPDATE clientes c
+           SET saldo = u.saldo
+          FROM unnest(ids, novos, saldos) AS u(id, saldo, antes)
+         WHERE c.id = u.id AND u.saldo <> u.antes)
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em)
-    SELECT p_clientes[o], p_valores[o], substr(p_tipos, o, 1), descr[o], agora
+    SELECT p_clientes[x.o], p_valores[x.o], substr(p_tipos, x.o, 1), d.descricao, agora
       FROM unnest(ins_ord) WITH ORDINALITY AS x(o, pos)
-     ORDER BY pos;
+      JOIN json_array_elements_text(p_descricoes) WITH ORDINALITY AS d(descricao, k) ON d.k = x.o
+     ORDER BY x.pos;
 
     IF array_length(novas, 1) > 0 THEN
         -- An expired key may still have its row: the new outcome replaces it.
