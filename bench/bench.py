@@ -53,13 +53,14 @@ def use_tree(tree):
     TREE, VAR, STACK = tree, os.path.join(tree, "var"), os.path.join(tree, "scripts", "stack.sh")
 
 
-def export_rev(rev):
+def export_rev(rev, keep=()):
     """Exports and builds commit `rev`; returns (tree, short commit)."""
     commit = out(["git", "-C", REPO, "rev-parse", "--short=7", rev + "^{commit}"])
     tree = os.path.join(REPO, "var", "bench-src", commit)
-    # Keep one export: the one measured now (the stack lock is held).
+    # Keep only the exports measured now (the stack lock is held): this one
+    # and those in keep (make compare's other side).
     for old in os.listdir(os.path.dirname(tree)) if os.path.isdir(os.path.dirname(tree)) else []:
-        if old != commit:
+        if old != commit and old not in keep:
             shutil.rmtree(os.path.join(os.path.dirname(tree), old), ignore_errors=True)
     if not os.path.exists(os.path.join(tree, "build", "rinha-api")):
         shutil.rmtree(tree, ignore_errors=True)
@@ -523,7 +524,7 @@ def cpu_reader(stack, gen):
     """Cumulative CPU seconds of each service's cgroup (and its throttled
     seconds) and of the load generator, for a series.Sampler."""
     def read():
-        d = {"generator": gen.total()}
+        d = {"generator": gen.total(), "machine": series.machine_busy_s()}
         if stack.cg:
             for s in SERVICES:
                 d[s] = stack.cg.cpu_ns(s) / 1e9
@@ -717,26 +718,29 @@ def measure_levels(a, mix, cfg, stack, run):
     Returns the schema levels, each with its generator CPU and verdict."""
     levels = []
     t0, gen, slices, phases = run["t0"], run["gen"], run["slices"], run["phases"]
-    say("warm-up: %d s at 64 connections" % cfg["warmup_s"])
+    pre = run.get("prefix", "")  # make compare: which side and round
+    say("%swarm-up: %d s at 64 connections" % (pre, cfg["warmup_s"]))
     w0 = time.time()
-    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, "warm-up", slices)
-    phases.append({"name": "warm-up", "start_s": round(w0 - t0, 2), "end_s": round(time.time() - t0, 2)})
+    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, pre + "warm-up", slices)
+    phases.append({"name": pre + "warm-up", "start_s": round(w0 - t0, 2), "end_s": round(time.time() - t0, 2)})
     for conns in cfg["levels"]:
         name = "c%d" % conns
         reps = []
         c0 = db_commits()
         w = stack.window()
-        l0 = time.time()
+        l0, m0 = time.time(), series.machine_busy_s()
         for i in range(cfg["repeats"]):
             perf = start_perf(stack, cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
-            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, name, slices))
+            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, pre + name, slices))
             if perf:
                 run["perf_note"] = finish_perf(perf)
         services = stack.measure(w)
         wall = time.time() - l0
-        phases.append({"name": name, "start_s": round(l0 - t0, 2), "end_s": round(l0 + wall - t0, 2)})
+        phases.append({"name": pre + name, "start_s": round(l0 - t0, 2), "end_s": round(l0 + wall - t0, 2)})
         lv = level_entry(name, conns, cfg["level_s"], reps, services)
         lv["services_window_s"] = round(wall, 2)
+        m1 = series.machine_busy_s()
+        lv["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
         lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
                            "window_s": round(wall, 2), "threads": min(cfg["threads"], conns)}
         time.sleep(1.1)  # let the backends publish their statistics
@@ -744,7 +748,7 @@ def measure_levels(a, mix, cfg, stack, run):
         lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
         lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
         run["verdict_of"](lv)
-        say(level_line(lv))
+        say(pre + level_line(lv))
         levels.append(lv)
     return levels
 
@@ -952,13 +956,14 @@ def cmd_k6(a):
         stack.start()
         run = new_run(stack, envelope)
         w = stack.window()
-        t0 = time.time()
+        t0, m0 = time.time(), series.machine_busy_s()
         p = subprocess.Popen([k6, "run", "--out", "csv=" + csv_path] + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
         run["gen"].started(p.pid)
         rc = p.wait()
         gen_cpu = run["gen"].finished()
         services = stack.measure(w)
         wall = time.time() - t0
+        m1 = series.machine_busy_s()
     finally:
         stack.stop()
     path = os.path.join(d, "summary.json")
@@ -973,6 +978,7 @@ def cmd_k6(a):
     if s.get("levels"):
         s["levels"][0]["services"] = services
         s["levels"][0]["services_window_s"] = round(wall, 1)
+        s["levels"][0]["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
     verdict.apply(s)
     write_summary(d, s)
@@ -989,6 +995,13 @@ def main():
     b.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
     b.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
     b.add_argument("--rev", help="measure a clean export of this commit (e.g. HEAD) instead of the working tree")
+    c = sub.add_parser("compare", help="two commits interleaved (A B A B ...), same envelope and levels: ratios B/A")
+    c.add_argument("A", help="the baseline commit (any git revision)")
+    c.add_argument("B", help="the commit compared with it")
+    c.add_argument("--quick", action="store_true", help="one short level, two rounds (tests)")
+    c.add_argument("--rounds", type=int, help="rounds of A then B (default: compare.<mode>.rounds in k6/mix.json)")
+    c.add_argument("--no-confine", action="store_true")
+    c.add_argument("--perf", action="store_true", help=argparse.SUPPRESS)
     k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
     k.add_argument("script", choices=["rinha", "stress"])
     k.add_argument("--no-confine", action="store_true")
@@ -1005,6 +1018,12 @@ def main():
         say("waiting for another stack user (%s)" % LOCK)
         fcntl.flock(lock, fcntl.LOCK_EX)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if a.cmd == "compare":
+        import compare  # noqa: E402  (imports this module)
+        try:
+            sys.exit(compare.cmd_compare(a))
+        except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+            die(str(e))
     a.rev_commit = None
     if a.rev:
         try:

@@ -75,6 +75,17 @@ class GeneratorCPU:
             return self.done_s + (live or 0.0)
 
 
+def machine_busy_s():
+    """CPU seconds the whole machine spent busy (all CPUs, /proc/stat: every
+    state but idle and iowait), or None."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (sum(v[:8]) - v[3] - v[4]) / CLK_TCK  # user nice system idle iowait irq softirq steal
+
+
 # --- per-second sampling ---------------------------------------------------------------------
 
 

@@ -28,6 +28,13 @@ import runinfo  # noqa: E402
 import report  # noqa: E402
 import series  # noqa: E402
 import verdict  # noqa: E402
+import compare  # noqa: E402
+import importlib.util  # noqa: E402
+
+# reports/tools/site.py by its path: `import site` is Python's own module.
+_spec = importlib.util.spec_from_file_location("site_tool", os.path.join(REPO, "reports", "tools", "site.py"))
+site_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(site_tool)
 
 FIXTURES = os.path.join(REPO, "k6", "test", "fixtures")
 
@@ -391,6 +398,75 @@ class LimitedBy(unittest.TestCase):
         verdict.limited_by(s)
         self.assertEqual([lv["limited_by"] for lv in s["levels"]], ["generator", "database"])
         self.assertEqual((s["limited_by"], s["limited_by_evidence"]["level"]), ("database", "l2"))
+
+
+    def test_noisy_neighbour(self):
+        # the machine full, mostly by processes that are neither the stack nor wrk
+        s = window(self.IDLE, gen_cpu=0.3, threads=2)
+        s["levels"][0]["machine_busy_s"] = 19.0  # 1.9 of 2 cores over 10 s; stack 0.4 + wrk 0.3
+        verdict.limited_by(s)
+        self.assertEqual(s["limited_by"], "machine")
+        self.assertEqual(s["limited_by_evidence"]["other_cores"], 1.2)
+        s["levels"][0]["machine_busy_s"] = 8.0
+        self.assertIsNone(verdict.limited_by(s)["limited_by"])
+
+
+class Compare(unittest.TestCase):
+    @staticmethod
+    def lv(rps, p99, name="c64", incons=0):
+        return {"name": name, "connections": 64, "rps": rps, "requests": int(rps), "duration_s": 1,
+                "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": p99, "max": 3 * p99}, "status": {"200": int(rps)},
+                "errors": 0, "inconsistencies": incons, "services": None}
+
+    def test_ratios_per_round_with_spread(self):
+        a = [[self.lv(1000, 10.0)], [self.lv(800, 20.0)], [self.lv(1000, 10.0)]]
+        b = [[self.lv(1500, 5.0)], [self.lv(1000, 10.0)], [self.lv(1100, 12.0)]]
+        r = compare.ratios(a, b)[0]
+        self.assertEqual(r["ratio_rps"], {"median": 1.25, "min": 1.1, "max": 1.5})
+        self.assertEqual(r["ratio_p99"], {"median": 0.5, "min": 0.5, "max": 1.2})
+        self.assertEqual([x["rps"] for x in r["a"]], [1000, 800, 1000])
+        self.assertIn("1.250 (1.100..1.500)", compare.table({"compare": {
+            "a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 3,
+            "order": ["A1", "B1"], "levels": [r]}}))
+
+    def test_median_level_sums_counts(self):
+        m = compare.median_level([self.lv(1000, 10.0), self.lv(3000, 30.0, incons=1), self.lv(2000, 20.0)])
+        self.assertEqual((m["rps"], m["latency_ms"]["p99"], m["requests"], m["inconsistencies"]), (2000, 20.0, 6000, 1))
+        self.assertEqual(m["status"], {"200": 6000})
+        self.assertEqual(len(m["repeats"]), 3)
+
+    def test_join_cpu_keeps_columns_aligned(self):
+        j = compare.join_cpu([{"t": [1, 2], "cores": {"db": [0.1, 0.2]}, "throttled": {}},
+                              {"t": [5], "cores": {"db": [0.3], "nginx": [0.4]}, "throttled": {"db": [0.0]}}])
+        self.assertEqual(j, {"t": [1, 2, 5], "cores": {"db": [0.1, 0.2, 0.3], "nginx": [None, None, 0.4]},
+                             "throttled": {"db": [None, None, 0.0]}})
+
+
+class Site(unittest.TestCase):
+    def test_compare_pairs_and_generator_bound_marks(self):
+        with tempfile.TemporaryDirectory() as d:
+            runs = os.path.join(d, "runs")
+            for name, s in (("20261128T182544Z-2966773", fixture("reference-stress-summary.json")),
+                            ("20261128T200000Z-bbb-vs-aaa", dict(summary_fixture(), scenario="compare", compare={
+                                "a": {"rev": "HEAD~1", "commit": "aaa1111"}, "b": {"rev": "HEAD", "commit": "bbb2222"},
+                                "rounds": 3, "order": ["A1", "B1"], "levels": [{
+                                    "name": "c64", "ratio_rps": {"median": 1.25, "min": 1.1, "max": 1.5},
+                                    "ratio_p99": {"median": 0.5, "min": 0.4, "max": 0.9}, "a": [], "b": []}]}))):
+                os.makedirs(os.path.join(runs, name))
+                with open(os.path.join(runs, name, "summary.json"), "w") as f:
+                    json.dump(s, f)
+            out = os.path.join(d, "index.html")
+            self.assertEqual(site_tool.main(["--runs", runs, "--out", out]), 0)
+            with open(out) as f:
+                page = f.read()
+        for want in ('data-run="20261128T200000Z-bbb-vs-aaa" data-level="c64" data-ratio-rps="1.25" data-ratio-p99="0.5"',
+                     "\u00d71.250 <span class=\"muted\">(1.100..1.500)</span>", "A <code>aaa1111</code> (HEAD~1)",
+                     'data-limited-by="generator"', "generator-bound: the load generator was the limit", 'class="genmark"'):
+            self.assertTrue(want in page, want)
+        # a compare run is a pair, not a point of a trend, nor a "latest run"
+        self.assertFalse('data-scenario="compare" data-tool' in page or '<li class="card" data-scenario="compare"' in page)
+        # the stress run's verdict, re-derived: passed, every check passed
+        self.assertTrue('data-thresholds="passed"' in page)
 
 
 class Series(unittest.TestCase):

@@ -1,6 +1,6 @@
 # Load scenarios and the benchmark (issue 4): k6/, bench/, reports/tools/report.py.
 # Every run is archived in reports/runs/<UTC timestamp>-<short commit>/.
-.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps
+.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps compare compare-quick
 
 BENCH := /usr/bin/python3 bench/bench.py
 
@@ -33,3 +33,18 @@ k6-check: bench-deps ## check the k6 scripts without k6: syntax, helper unit tes
 	/usr/bin/python3 bench/test_bench.py
 
 CHECK_TOOLS += k6-check
+
+# make compare A=<rev> B=<rev> (default HEAD~1 and HEAD): both commits
+# exported and built in var/bench-src/, then measured in turn, A B A B ...,
+# each turn a fresh stack in the same envelope at the same levels; prints the
+# ratios B/A of req/s and p99 with their spread; archived in reports/runs/.
+A ?= HEAD~1
+B ?= HEAD
+ROUNDS ?=
+COMPARE_ARGS = $(A) $(B) $(if $(ROUNDS),--rounds $(ROUNDS),)
+
+compare: bench-deps ## two commits interleaved (A B A B ..., 3 rounds) in the envelope: ratios B/A of req/s and p99 with their spread (A=<rev> B=<rev> ROUNDS=n)
+	$(BENCH) compare $(COMPARE_ARGS)
+
+compare-quick: bench-deps ## make compare with one 2 s level at 64 connections and 2 rounds (~30 s plus the two builds)
+	$(BENCH) compare --quick $(COMPARE_ARGS)

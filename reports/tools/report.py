@@ -18,7 +18,7 @@ import verdict  # the single verdict and what limited the run (same folder)
 SERVICES = ["db", "api01", "api02", "nginx"]
 COLORS = {"p50": "#4e79a7", "p90": "#f28e2b", "p99": "#e15759", "max": "#9c755f",
           "db": "#4e79a7", "api01": "#59a14f", "api02": "#8cd17d", "nginx": "#f28e2b",
-          "rps": "#4e79a7", "limit": "#bab0ac", "generator": "#b07aa1", "errors": "#c62828"}
+          "rps": "#4e79a7", "limit": "#bab0ac", "generator": "#b07aa1", "errors": "#c62828", "machine": "#555555"}
 PHASE_FILL = ("#eef3f8", "#f7f1e8")
 
 
@@ -141,7 +141,7 @@ def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, di
     gap); phases: [{name, start_s, end_s}] drawn as labelled bands. Each
     instant is a focusable column (Tab) whose figures show on focus or hover
     (CSS, no script); the same figures are in a table under the chart."""
-    ml, mr, mt, mb = 64, 16, 40, 44
+    ml, mr, mt, mb = 64, 16, 50, 44
     pw, ph = width - ml - mr, height - mt - mb
     vals = [v for _, _, vs in series for v in vs if v is not None]
     if not t or not vals:
@@ -160,11 +160,11 @@ def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, di
 
     s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-label="%s" data-series="%s" data-points="%d">'
          % (width, height, width, height, esc(title + ": Tab through the instants"), esc(cid), len(t))]
-    s.append('<text x="%d" y="16" class="t">%s</text>' % (ml, esc(title)))
+    s.append('<text x="%d" y="14" class="t">%s</text>' % (ml, esc(title)))
     for i, p in enumerate(phases):
         x0, x1 = x(p.get("start_s") or 0), x(p.get("end_s") or 0)
         s.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/><text x="%.1f" y="%d" class="ph">%s</text>'
-                 % (x0, mt, max(x1 - x0, 0.5), ph, PHASE_FILL[i % 2], x0 + 3, mt - 4, esc(p.get("name"))))
+                 % (x0, mt, max(x1 - x0, 0.5), ph, PHASE_FILL[i % 2], x0 + 2, mt - 4 - 12 * (i % 2), esc(p.get("name"))))
     for i in range(6):
         v = hi * i / 5
         s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yl">%s</text>'
@@ -238,12 +238,42 @@ def timeseries_section(s, stamp):
     cpu = ts.get("cpu") or {}
     cores = cpu.get("cores") or {}
     if cpu.get("t") and cores:
-        names = [k for k in SERVICES + ["generator"] if k in cores]
+        names = [k for k in SERVICES + ["generator", "machine"] if k in cores]
+        shown = {"generator": "load generator", "machine": "whole machine"}
         p.append(figure(line_chart("cpu", "CPU per service and the load generator (cores)", "cores", cpu["t"],
-                                   [(k if k != "generator" else "load generator", COLORS[k], cores[k]) for k in names], phases),
-                        "CPU seconds per second from each service's cgroup (cpuacct) and from the generator's process, sampled once a second. "
+                                   [(shown.get(k, k), COLORS[k], cores[k]) for k in names], phases),
+                        "CPU seconds per second from each service's cgroup (cpuacct) and from the generator's process, sampled once a second; "
+                        "whole machine: every process (/proc/stat), so what neither the stack nor the generator used was other load. "
                         "The generator runs outside the envelope, on the same machine.", stamp))
     p.append("</div>")
+    return "".join(p)
+
+
+def compare_section(s, stamp):
+    """make compare: the ratios B/A per level with their spread, each round."""
+    c = s.get("compare")
+    if not isinstance(c, dict):
+        return ""
+    a, b = c.get("a") or {}, c.get("b") or {}
+    p = ['<h2>Compare: B / A</h2><p id="compare">B = <code>%s</code> (%s) against A = <code>%s</code> (%s), %s rounds in the order %s. '
+         'A ratio of req/s above 1 and of p99 below 1 favour B; the spread is the lowest and highest ratio of a round.</p>'
+         % (esc(b.get("commit")), esc(b.get("rev")), esc(a.get("commit")), esc(a.get("rev")), esc(c.get("rounds")), esc(" ".join(c.get("order") or [])))]
+    lv = c.get("levels") or []
+    rr = [(x.get("ratio_rps") or {}).get("median") for x in lv]
+    rp = [(x.get("ratio_p99") or {}).get("median") for x in lv]
+    p.append(figure(bar_chart([x.get("name") for x in lv], [("req/s B/A", COLORS["rps"], rr), ("p99 B/A", COLORS["p99"], rp)],
+                              "Ratios B/A (median of the rounds)", "ratio", [(1, "1 = no change", "#888")]),
+                    "Median over the rounds of each round's ratio; the table gives the spread and every round's figures.", stamp))
+    p.append("<table><tr><th>level</th><th>req/s B/A median</th><th>min..max</th><th>p99 B/A median</th><th>min..max</th>"
+             "<th>A: req/s, p99 ms per round</th><th>B: req/s, p99 ms per round</th></tr>")
+    for x in lv:
+        r1, r2 = x.get("ratio_rps") or {}, x.get("ratio_p99") or {}
+        p.append("<tr><td>%s</td><td>%s</td><td>%s..%s</td><td>%s</td><td>%s..%s</td><td>%s</td><td>%s</td></tr>" % (
+            esc(x.get("name")), fmt(r1.get("median"), 3), fmt(r1.get("min"), 3), fmt(r1.get("max"), 3),
+            fmt(r2.get("median"), 3), fmt(r2.get("min"), 3), fmt(r2.get("max"), 3),
+            esc("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get("a") or [])),
+            esc("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get("b") or []))))
+    p.append("</table>")
     return "".join(p)
 
 
@@ -363,6 +393,7 @@ def render(s, run_dir):
         p.append('<div class="card%s"><div class="k">%s</div><div class="v">%s</div><div class="k">%s</div></div>' % (cls, esc(k), esc(v), esc(sub)))
     p.append("</div>")
 
+    p.append(compare_section(s, stamp))
     p.append(limits_section(s))
     p.append(timeseries_section(s, stamp))
 

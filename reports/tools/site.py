@@ -181,6 +181,47 @@ GEN_BADGE = ('<br><span class="gen" title="%s">generator-bound: the load generat
              'not the stack</span>')
 
 
+def is_compare(run):
+    return run.get("scenario") == "compare" and isinstance(run.get("compare"), dict)
+
+
+def ratio_text(r):
+    r = r if isinstance(r, dict) else {}
+    med, lo, hi = num(r.get("median")), num(r.get("min")), num(r.get("max"))
+    if med is None:
+        return DASH
+    return "\u00d7%.3f <span class=\"muted\">(%s..%s)</span>" % (med, "?" if lo is None else "%.3f" % lo, "?" if hi is None else "%.3f" % hi)
+
+
+def compare_section(runs, page_dir):
+    """make compare runs as pairs: A and B, and per level the ratios B/A."""
+    rows = []
+    for run in sorted((r for r in runs if is_compare(r)), key=lambda r: r.sort_key, reverse=True):
+        c = run.get("compare")
+        a, b = c.get("a") or {}, c.get("b") or {}
+        levels = [lv for lv in c.get("levels") or [] if isinstance(lv, dict)]
+        for i, lv in enumerate(levels):
+            head = ""
+            if i == 0:
+                head = ('<th scope="row" rowspan="%d"><a href="%s">%s</a><br><span class="small">A <code>%s</code> (%s) '
+                        '\u2192 B <code>%s</code> (%s), %s rounds</span></th>') % (
+                    len(levels), report_href(run, page_dir), esc(fmt_date(run.date)), esc(a.get("commit")), esc(a.get("rev")),
+                    esc(b.get("commit")), esc(b.get("rev")), esc(c.get("rounds")))
+            rows.append('<tr class="cmp" data-run="%s" data-level="%s" data-ratio-rps="%s" data-ratio-p99="%s">%s<td>%s</td>'
+                        '<td class="num">%s</td><td class="num">%s</td></tr>' % (
+                            esc(run.id), esc(lv.get("name")), esc((lv.get("ratio_rps") or {}).get("median")),
+                            esc((lv.get("ratio_p99") or {}).get("median")), head, esc(lv.get("name")),
+                            ratio_text(lv.get("ratio_rps")), ratio_text(lv.get("ratio_p99"))))
+    if not rows:
+        return ""
+    return ('<section aria-labelledby="h-compare" id="compare"><h2 id="h-compare">Compare runs (B / A)</h2>'
+            '<p class="small">Two commits measured in turn, A B A B ..., each turn a fresh stack in the same envelope at the same levels '
+            '(<code>make compare</code>). Ratios are B over A, median of the rounds, with the lowest and highest round in brackets: '
+            'req/s above 1 and p99 below 1 favour B.</p><div class="scroll"><table class="compare"><thead><tr><th scope="col">run (A \u2192 B)</th>'
+            '<th scope="col">level</th><th scope="col">req/s B/A</th><th scope="col">p99 B/A</th></tr></thead><tbody>%s</tbody></table></div></section>'
+            % "".join(rows))
+
+
 def failed(run):
     th = run.get("thresholds")
     return isinstance(th, dict) and th.get("passed") is False
@@ -355,7 +396,10 @@ def runs_table(runs, page_dir):
                 link, esc(fmt_date(run.date)), href(os.path.join(run.folder, "summary.json"), page_dir),
                 "" if run.has_report else ' <span class="muted">(no report.html)</span>') +
             "<td>%s</td>" % commit_text(run) + "<td>%s</td>" % tool_text(run) +
-            "<td>%s</td>" % esc(run.get("scenario") or "?") + "<td>%s</td>" % envelope_text(run) +
+            "<td>%s</td>" % (esc(run.get("scenario") or "?") + (
+                '<br><span class="small">B <code>%s</code> / A <code>%s</code></span>' % (
+                    esc(run.get("compare")["b"].get("commit")), esc(run.get("compare")["a"].get("commit"))) if is_compare(run) else "")) +
+            "<td>%s</td>" % envelope_text(run) +
             cell(rps, "num") + cell(latencies(lat), "num") +
             cell(fmt_int(errors), "num" + (" badn" if errors else "")) +
             cell(fmt_int(inc), "num" + (" badn" if inc else "")) + thresholds_cell(run) + "</tr>")
@@ -469,6 +513,8 @@ def chart(chart_id, metric, title, unit, runs, value_of):
 def charts(runs):
     groups = {}
     for run in runs:
+        if is_compare(run):
+            continue  # ratios between two commits: their own section, not a trend
         groups.setdefault((run.get("scenario") or "?", run.get("tool") or "?"), []).append(run)
     out = []
     for (scenario, tool), rs in sorted(groups.items(), key=lambda kv: (SCENARIO_ORDER.get(kv[0][0], 9), kv[0])):
@@ -498,6 +544,8 @@ def charts(runs):
 def latest_cards(runs):
     latest = {}
     for run in runs:
+        if is_compare(run):
+            continue
         latest[run.get("scenario") or "?"] = run  # runs are in date order: the last wins
     cards = []
     for scenario, run in sorted(latest.items(), key=lambda kv: (SCENARIO_ORDER.get(kv[0], 9), kv[0])):
@@ -633,6 +681,7 @@ Every figure carries its date, commit, tool and envelope; a dash means not measu
 Hover or focus a point (Tab) to read its figures; each chart's data is also in the table under it.</p>
 %(charts)s
 </section>
+%(compare)s
 <section aria-labelledby="h-runs" id="runs"><h2 id="h-runs">All runs</h2>
 %(table)s
 </section>
@@ -652,7 +701,8 @@ Hover or focus a point (Tab) to read its figures; each chart's data is also in t
 </body>
 </html>
 """ % dict(css=CSS, js=JS, n=n, s="" if n == 1 else "s", span=esc(span), rel=esc(rel_runs), notice=notice,
-           empty=body_runs, cards=latest_cards(runs) if runs else "", charts=charts(runs), table=runs_table(runs, page_dir))
+           empty=body_runs, cards=latest_cards(runs) if runs else "", charts=charts(runs), table=runs_table(runs, page_dir),
+           compare=compare_section(runs, page_dir))
 
 
 def main(argv=None):

@@ -11,7 +11,8 @@ reports/tools alone. Python 3 standard library only.
   abort bounds (p99, error rate) are not checks: crossing one is the
   measurement, so they live in stress.bounds, never in the verdict.
 - limited_by names what limited a run ("generator", "stack-cpu",
-  "database", "<service>-throttling"), or null when nothing did (an
+  "database", "<service>-throttling", "machine" for other processes on a
+  shared machine), or null when nothing did (an
   offered load well below capacity, or a closed loop whose round trips, not
   a resource, set the pace), with the evidence it was decided on. A run whose
   load generator was the limit measured the generator, not the stack.
@@ -21,7 +22,8 @@ reports/tools alone. Python 3 standard library only.
 STACK_FULL = 0.90      # the whole envelope busy: the stack's CPU is the limit
 SERVICE_FULL = 0.85    # one service busy at its own limit
 THROTTLED = 0.05       # throttled seconds per second of wall time: CFS quota bites
-MACHINE_FULL = 0.90    # generator + stack busy on the machine's cores
+MACHINE_FULL = 0.90    # generator + stack (or the whole machine) busy on its cores
+OTHERS = 0.25          # cores taken by processes that are neither the stack nor the generator
 GENERATOR_FULL = 0.85  # the generator busy on the cores it can use
 IDLE_STACK = 0.60      # below this share of its envelope the stack had room left
 BARELY_THROTTLED = 0.02
@@ -63,12 +65,12 @@ def single_verdict(s):
 # --- what limited the run ------------------------------------------------------------
 
 
-def window_figures(services, wall_s, envelope, generator, machine_cpus):
+def window_figures(services, wall_s, envelope, generator, machine_cpus, machine_busy_s=None):
     """Per-second shares of one measurement window (None where not measured)."""
     limits = (envelope or {}).get("services") or {}
     out = {"window_s": wall_s, "machine_cpus": machine_cpus, "envelope_cpus": _num((envelope or {}).get("cpus")),
            "stack_cores": None, "stack_share": None, "services": {}, "generator_cores": None,
-           "generator_cores_usable": None, "generator_share": None}
+           "generator_cores_usable": None, "generator_share": None, "machine_busy_cores": None, "other_cores": None}
     if not wall_s or not services:
         return out
     total = 0.0
@@ -98,6 +100,9 @@ def window_figures(services, wall_s, envelope, generator, machine_cpus):
         out["generator_cores_usable"] = usable
         if usable:
             out["generator_share"] = round(out["generator_cores"] / usable, 3)
+    if _num(machine_busy_s) is not None:
+        out["machine_busy_cores"] = round(machine_busy_s / wall_s, 3)
+        out["other_cores"] = round(max(0.0, out["machine_busy_cores"] - out["stack_cores"] - (out["generator_cores"] or 0)), 3)
     return out
 
 
@@ -133,6 +138,13 @@ def classify(f, bound_hit, dropped_iterations=None):
         if mcpu and f["stack_cores"] is not None and gen + f["stack_cores"] >= MACHINE_FULL * mcpu:
             return "generator", ("the machine's %d cores were busy (generator %.2f + stack %.2f) with the stack at %.0f%% of its "
                                  "envelope: the generator took the cores the stack could have used") % (mcpu, gen, f["stack_cores"], 100 * (share or 0))
+    # The machine is shared: when it was full and processes that are neither
+    # the stack nor the generator held a good part of it, they were the limit.
+    busy, others = f.get("machine_busy_cores"), f.get("other_cores")
+    if busy is not None and mcpu and busy >= MACHINE_FULL * mcpu and (others or 0) >= OTHERS * mcpu:
+        return "machine", ("the machine's %d cores were busy (%.2f), %.2f of them by other processes (stack %.2f, generator %s): "
+                           "a noisy neighbour, not the stack, was the limit") % (
+            mcpu, busy, others, f["stack_cores"], "?" if gen is None else "%.2f" % gen)
     throttled = max((v.get("throttled_per_s") or 0) for v in svcs.values())
     busiest = max((v.get("share_of_limit") or 0) for v in svcs.values())
     # Inferred only where the generator's CPU was not measured (a measured,
@@ -166,7 +178,7 @@ def limited_by(s):
     levels = [lv for lv in s.get("levels") or [] if isinstance(lv, dict)]
     for lv in levels:
         gen = lv.get("generator") or (gen_run if len(levels) == 1 else {})
-        f = window_figures(lv.get("services"), level_window(lv), env, gen, mcpu)
+        f = window_figures(lv.get("services"), level_window(lv), env, gen, mcpu, lv.get("machine_busy_s"))
         bound = closed_loop or bool(stress.get("aborted"))
         by, rule = classify(f, bound, _num(gen.get("dropped_iterations")))
         lv["limited_by"] = by

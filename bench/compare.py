@@ -1,0 +1,178 @@
+"""make compare: two commits, interleaved, in the same envelope, same levels.
+
+  bench/bench.py compare A B [--quick] [--rounds N]
+
+Exports and builds both commits (git archive into var/bench-src/<commit>/),
+then runs them in turn, A B A B ... (N rounds, default from k6/mix.json),
+each turn a fresh confined stack of that commit under the same wrk levels.
+A noisy shared machine drifts: interleaving spreads the drift over both
+sides, and the per-round ratios show how much it moved. Prints per level the
+ratio B/A of req/s and of p99, median and spread (min..max over the rounds),
+and archives the run like any other (scenario "compare", reports/SCHEMA.md).
+"""
+import datetime as dt
+import os
+import statistics
+import time
+
+import bench
+import series
+import verdict
+
+
+def spread(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return {"median": None, "min": None, "max": None}
+    return {"median": round(statistics.median(xs), 3), "min": round(min(xs), 3), "max": round(max(xs), 3)}
+
+
+def ratios(a_rounds, b_rounds):
+    """Per level, the ratios B/A of req/s and p99 of each round (A's and B's
+    levels of round i side by side) with their median and spread.
+    a_rounds, b_rounds: [[schema level, ...] per round]."""
+    out = []
+    for i, lv in enumerate(a_rounds[0] if a_rounds else []):
+        a = [r[i] for r in a_rounds]
+        b = [r[i] for r in b_rounds]
+        rr = [y["rps"] / x["rps"] if x["rps"] else None for x, y in zip(a, b)]
+        rp = [y["latency_ms"]["p99"] / x["latency_ms"]["p99"] if x["latency_ms"]["p99"] else None for x, y in zip(a, b)]
+        out.append({
+            "name": lv["name"], "connections": lv["connections"],
+            "ratio_rps": spread(rr), "ratio_p99": spread(rp),
+            "a": [{"rps": x["rps"], "p99_ms": x["latency_ms"]["p99"]} for x in a],
+            "b": [{"rps": y["rps"], "p99_ms": y["latency_ms"]["p99"]} for y in b],
+        })
+    return out
+
+
+def median_level(rounds_of_level):
+    """One side's level over the rounds: medians of rates and latencies, sums
+    of counts (like the repeats of make bench); services of the last round."""
+    lvs = rounds_of_level
+    med = statistics.median
+    status = {}
+    for lv in lvs:
+        for k, v in lv["status"].items():
+            status[k] = status.get(k, 0) + v
+    out = dict(lvs[-1])
+    out.update({
+        "rps": round(med([lv["rps"] for lv in lvs]), 1),
+        "latency_ms": {k: round(med([lv["latency_ms"][k] for lv in lvs]), 3) for k in ("p50", "p90", "p99", "max")},
+        "requests": sum(lv["requests"] for lv in lvs), "duration_s": sum(lv["duration_s"] for lv in lvs),
+        "status": dict(sorted(status.items())), "errors": sum(lv["errors"] for lv in lvs),
+        "inconsistencies": sum(lv["inconsistencies"] for lv in lvs),
+        "repeats": [{"rps": lv["rps"], "latency_ms": lv["latency_ms"]} for lv in lvs],
+    })
+    return out
+
+
+def ratio_text(r):
+    return "-" if r["median"] is None else "%.3f (%.3f..%.3f)" % (r["median"], r["min"], r["max"])
+
+
+def table(s):
+    c = s["compare"]
+    lines = ["B/A: %s (%s) over %s (%s), %d rounds, order %s" % (
+        c["b"]["rev"], c["b"]["commit"], c["a"]["rev"], c["a"]["commit"], c["rounds"], " ".join(c["order"])),
+        "%-6s %22s %22s   %s" % ("level", "req/s B/A (min..max)", "p99 B/A (min..max)", "req/s and p99 ms of each round, A | B")]
+    for lv in c["levels"]:
+        lines.append("%-6s %22s %22s   %s | %s" % (
+            lv["name"], ratio_text(lv["ratio_rps"]), ratio_text(lv["ratio_p99"]),
+            " ".join("%.0f/%.1f" % (x["rps"], x["p99_ms"]) for x in lv["a"]),
+            " ".join("%.0f/%.1f" % (x["rps"], x["p99_ms"]) for x in lv["b"])))
+    return "\n".join(lines)
+
+
+def run_side(a, mix, cfg, envelope, tree, label, run, cpu_parts):
+    """One turn: a fresh confined stack of `tree`, the levels, the stack stopped."""
+    bench.use_tree(tree)
+    stack = bench.Stack(not a.no_confine, envelope)
+    try:
+        stack.start()
+        run["sampler"] = series.Sampler(bench.cpu_reader(stack, run["gen"])).start()
+        run["prefix"] = label + " "
+        levels = bench.measure_levels(a, mix, cfg, stack, run)
+        run["sampler"].stop()
+        cpu_parts.append(bench.cpu_series(run["sampler"], run["t0"]))
+        return levels, stack.enforced
+    finally:
+        stack.stop()
+
+
+def join_cpu(parts):
+    """The CPU series of every turn, one after the other."""
+    out = {"t": [], "cores": {}, "throttled": {}}
+    for p in parts:
+        n = len(out["t"])
+        out["t"] += p["t"]
+        for key in ("cores", "throttled"):
+            for k, v in p[key].items():
+                out[key].setdefault(k, [None] * n)
+                out[key][k] += v
+            for k in out[key]:
+                out[key][k] += [None] * (len(out["t"]) - len(out[key][k]))
+    return out
+
+
+def cmd_compare(a):
+    mix = bench.load_mix()
+    mode = "quick" if a.quick else "default"
+    cfg = mix["compare"][mode]
+    rounds = a.rounds or cfg["rounds"]
+    envelope = bench.load_envelope()
+    sides = {}
+    for side, rev in (("a", a.A), ("b", a.B)):
+        tree, commit = bench.export_rev(rev, keep=[s["commit"] for s in sides.values()])
+        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": []}
+    date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    run = {"t0": time.time(), "gen": series.GeneratorCPU(), "slices": [], "phases": [], "prefix": ""}
+    mach = bench.machine()
+    run["verdict_of"] = lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
+    cpu_parts, order, enforced = [], [], None
+    for r in range(rounds):
+        for side in ("a", "b"):
+            label = "%s%d" % (side.upper(), r + 1)
+            bench.say("round %d/%d: %s = %s (%s)" % (r + 1, rounds, side.upper(), sides[side]["rev"], sides[side]["commit"]))
+            levels, enforced = run_side(a, mix, cfg, envelope, sides[side]["tree"], label, run, cpu_parts)
+            sides[side]["rounds"].append(levels)
+            order.append(label)
+        lv = ratios([sides["a"]["rounds"][-1]], [sides["b"]["rounds"][-1]])
+        bench.say("round %d: B/A " % (r + 1) + ", ".join("%s req/s %.3f p99 %.3f" % (
+            x["name"], x["ratio_rps"]["median"] or 0, x["ratio_p99"]["median"] or 0) for x in lv))
+    bench.use_tree(bench.REPO)
+    cmp_levels = ratios(sides["a"]["rounds"], sides["b"]["rounds"])
+    b_levels = [median_level([rnd[i] for rnd in sides["b"]["rounds"]]) for i in range(len(cmp_levels))]
+    a_levels = [median_level([rnd[i] for rnd in sides["a"]["rounds"]]) for i in range(len(cmp_levels))]
+    every = [lv for sd in sides.values() for rnd in sd["rounds"] for lv in rnd]
+    incons = sum(lv["inconsistencies"] for lv in every)
+    errors = sum(lv["errors"] for lv in every)
+    checks = [{"name": "inconsistencies == 0 (both sides)", "passed": incons == 0, "value": incons, "limit": 0},
+              {"name": "unexpected answers and socket errors == 0 (both sides)", "passed": errors == 0, "value": errors, "limit": 0}]
+    ts = series.build("wrk, 1-second slices", series.wrk_points(run["slices"]), join_cpu(cpu_parts), run["phases"], run["t0"])
+    s = {
+        "schema": 1, "tool": "wrk", "tool_version": bench.wrk_version(), "scenario": "compare",
+        "commit": sides["b"]["commit"], "dirty": False, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": mach, "envelope": dict(envelope, enforced=enforced),
+        "levels": b_levels, "db_ceiling": None,
+        "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
+        "notes": ("make compare%s: B = %s (%s) against A = %s (%s), clean exports of both commits, %d rounds in the order %s, "
+                  "each turn a fresh stack confined to the same envelope; wrk %d threads, %d s warm-up, %d x %d s per level. "
+                  "levels[] are B's medians over the rounds; compare.levels[] the per-round ratios B/A.") % (
+            " quick" if a.quick else "", a.B, sides["b"]["commit"], a.A, sides["a"]["commit"], rounds, " ".join(order),
+            cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"]),
+        "mode": mode,
+        "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"]}, "b": {"rev": a.B, "commit": sides["b"]["commit"]},
+                    "rounds": rounds, "order": order, "levels": cmp_levels},
+        "sides": {"a": a_levels, "b": b_levels},
+        "timeseries": ts,
+    }
+    verdict.apply(s)
+    d = bench.run_dir(date, "%s-vs-%s" % (sides["b"]["commit"], sides["a"]["commit"]))
+    bench.write_summary(d, s)
+    print()
+    print(table(s))
+    print()
+    bench.say(verdict.headline(s))
+    bench.say("archived in %s" % os.path.relpath(d, bench.REPO))
+    return 0 if incons == 0 and errors == 0 else 1
