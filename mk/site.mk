@@ -14,7 +14,7 @@ site: ## build the reports site (reports/index.html) from reports/runs/*/summary
 
 test-site: ## browser test of the site on fixture runs (headless Chromium; screenshot in build/site-test/)
 	scripts/deps.sh --only $(SITE_BROWSER)
-	timeout 300 $(SITE_PYTHON) tests/site/browser_test.py --out build/site-test
+	timeout 300 $(SITE_PYTHON) -m pytest -q -p no:cacheprovider tests/site
 
 workflows-check: ## check .github/workflows: yamllint, then what it cannot see (.github/checks/workflows.py)
 	scripts/deps.sh --only yamllint shellcheck python3-yaml

@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """Browser test of the reports site, in headless Chromium driven by Selenium.
 
-    browser_test.py [--out build/site-test]
+    python3 -m pytest tests/site        (make test-site)
 
 Builds the site from the fixture runs (tests/site/fixtures/runs) with
 reports/tools/site.py, opens it from the file system in headless Chromium
@@ -22,20 +21,19 @@ would see:
   - no request leaves the file system and no script error;
   - the empty archive and the real archive (reports/runs, when present)
     build and load too.
-Saves a full-page screenshot to <out>/screenshot.png. Prints one line per
-check and closes with "N passed, N failed".
+Saves a full-page screenshot to build/site-test/screenshot.png. The tests
+run in file order on one page (a module-scoped browser).
 """
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import traceback
 import urllib.parse
 
+import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
@@ -46,27 +44,8 @@ from screenshot import emulate, file_url, open_browser, save_full_page  # noqa: 
 
 SITE = os.path.join(ROOT, "reports", "tools", "site.py")
 FIXTURES = os.path.join(HERE, "fixtures", "runs")
-
-results = []
-
-
-def check(name):
-    """Runs the decorated function at once as one named check."""
-    def deco(fn):
-        def run():
-            try:
-                fn()
-            except Exception as e:  # a failed check, not a crash of the suite
-                results.append((name, False))
-                print("FAIL  %s: %s" % (name, e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
-                return
-            results.append((name, True))
-            print("ok    %s" % name)
-        run()
-        return fn
-    return deco
+REAL_RUNS = os.path.join(ROOT, "reports", "runs")
+OUT = os.path.join(ROOT, "build", "site-test")
 
 
 def build(runs_dir, out_html):
@@ -91,6 +70,9 @@ def fixture_runs(runs_dir):
         good.append(s)
     good.sort(key=lambda s: (s["date"], s["_id"]))
     return good, bad
+
+
+runs, bad = fixture_runs(FIXTURES)
 
 
 # ------------------------------------------------------------------ the checks
@@ -146,29 +128,18 @@ CONTRAST_JS = r"""(function () {
 })()"""
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "site-test"))
-    ap.add_argument("--runs", default=FIXTURES, help="fixture runs (default: tests/site/fixtures/runs)")
-    ap.add_argument("--real-runs", default=os.path.join(ROOT, "reports", "runs"))
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    page_path = os.path.join(args.out, "index.html")
-    build(args.runs, page_path)
-    runs, bad = fixture_runs(args.runs)
-    assert runs, "no fixture runs"
-
+@pytest.fixture(scope="module")
+def page():
+    """The site built from the fixture runs, open in headless Chromium."""
+    os.makedirs(OUT, exist_ok=True)
+    page_path = os.path.join(OUT, "index.html")
+    build(FIXTURES, page_path)
     driver = open_browser(logs=True)
     try:
         driver.get(file_url(page_path))
-        run_checks(Page(driver), runs, bad, args)
+        yield Page(driver)
     finally:
         driver.quit()
-
-    passed = sum(1 for _, ok in results if ok)
-    failed = len(results) - passed
-    print("site browser test: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 and passed > 0 else 1
 
 
 class Page:
@@ -197,210 +168,221 @@ class Page:
         return urls, errors
 
 
-def run_checks(page, runs, bad, args):
-    @check("page loads from the file system with its title")
-    def _():
-        title = page.eval("document.title")
-        assert "load test reports" in title, title
-        assert page.eval("document.querySelector('#count').dataset.runs") == str(len(runs))
+def test_page_loads_from_the_file_system(page):
+    """Page loads from the file system with its title."""
+    assert runs, "no fixture runs"
+    title = page.eval("document.title")
+    assert "load test reports" in title, title
+    assert page.eval("document.querySelector('#count').dataset.runs") == str(len(runs))
 
-    @check("table: one row per valid fixture run, newest first")
-    def _():
-        rows = page.eval(ROWS_JS)
-        want = [r["_id"] for r in reversed(runs)]
-        got = [r["run"] for r in rows]
-        assert got == want, "rows %s != %s" % (got, want)
-        assert all(r["visible"] for r in rows), "a run row is not displayed"
 
-    @check("table: each row shows its run's commit, tool, scenario, req/s, p99 and verdict")
-    def _():
-        rows = {r["run"]: r for r in page.eval(ROWS_JS)}
-        for s in runs:
-            r = rows[s["_id"]]
-            assert r["commit"] == s["commit"] and s["commit"] in r["text"], (s["_id"], "commit")
-            assert r["tool"] == s["tool"] and s["tool"] in r["text"], (s["_id"], "tool")
-            assert r["scenario"] == s["scenario"] and s["scenario"] in r["text"], (s["_id"], "scenario")
-            rps = s["_peak"]["rps"]
-            assert float(r["rps"]) == rps, (s["_id"], r["rps"], rps)
-            shown = "{:,.0f}".format(rps) if rps >= 100 else "{:.1f}".format(rps)
-            assert shown in r["text"], (s["_id"], shown, r["text"])
-            assert float(r["p99"]) == s["_peak"]["latency_ms"]["p99"], (s["_id"], "p99")
-            th = s.get("thresholds")
-            verdict = "not evaluated" if not th else ("passed" if th["passed"] else "FAILED")
-            assert verdict in r["text"], (s["_id"], verdict)
-            if s.get("dirty"):
-                assert "+dirty" in r["text"], (s["_id"], "dirty flag")
-            env = "%g CPU / %g MB" % (s["envelope"]["cpus"], s["envelope"]["memory_mb"])
-            assert env in r["text"], (s["_id"], env)
+def test_table_one_row_per_run_newest_first(page):
+    """Table: one row per valid fixture run, newest first."""
+    rows = page.eval(ROWS_JS)
+    want = [r["_id"] for r in reversed(runs)]
+    got = [r["run"] for r in rows]
+    assert got == want, "rows %s != %s" % (got, want)
+    assert all(r["visible"] for r in rows), "a run row is not displayed"
 
-    @check("table: each run links to its report.html, or to its summary.json without one")
-    def _():
-        rows = {r["run"]: r for r in page.eval(ROWS_JS)}
-        for s in runs:
-            target = urllib.parse.unquote(urllib.parse.urlparse(rows[s["_id"]]["href"]).path)
-            want = "report.html" if s["_report"] else "summary.json"
-            assert os.path.basename(target) == want, (s["_id"], target)
-            assert os.path.isfile(target), "link target missing: %s" % target
-            assert os.path.samefile(os.path.dirname(target), os.path.join(args.runs, s["_id"]))
 
-    @check("the unreadable fixture is listed as skipped, not shown as a run")
-    def _():
-        listed = page.eval("Array.from(document.querySelectorAll('[data-skipped]')).map(e => e.dataset.skipped)")
-        assert listed == bad, (listed, bad)
+def test_table_rows_show_their_run(page):
+    """Table: each row shows its run's commit, tool, scenario, req/s, p99 and verdict."""
+    rows = {r["run"]: r for r in page.eval(ROWS_JS)}
+    for s in runs:
+        r = rows[s["_id"]]
+        assert r["commit"] == s["commit"] and s["commit"] in r["text"], (s["_id"], "commit")
+        assert r["tool"] == s["tool"] and s["tool"] in r["text"], (s["_id"], "tool")
+        assert r["scenario"] == s["scenario"] and s["scenario"] in r["text"], (s["_id"], "scenario")
+        rps = s["_peak"]["rps"]
+        assert float(r["rps"]) == rps, (s["_id"], r["rps"], rps)
+        shown = "{:,.0f}".format(rps) if rps >= 100 else "{:.1f}".format(rps)
+        assert shown in r["text"], (s["_id"], shown, r["text"])
+        assert float(r["p99"]) == s["_peak"]["latency_ms"]["p99"], (s["_id"], "p99")
+        th = s.get("thresholds")
+        verdict = "not evaluated" if not th else ("passed" if th["passed"] else "FAILED")
+        assert verdict in r["text"], (s["_id"], verdict)
+        if s.get("dirty"):
+            assert "+dirty" in r["text"], (s["_id"], "dirty flag")
+        env = "%g CPU / %g MB" % (s["envelope"]["cpus"], s["envelope"]["memory_mb"])
+        assert env in r["text"], (s["_id"], env)
 
-    @check("charts: one throughput and one p99 chart per scenario and tool")
-    def _():
-        groups = page.eval(CHARTS_JS)
-        want = sorted({(s["scenario"], s["tool"]) for s in runs})
-        assert sorted((g["scenario"], g["tool"]) for g in groups) == want, groups
-        for g in groups:
-            assert [c["metric"] for c in g["charts"]] == ["throughput", "p99"], g["charts"]
 
-    @check("charts: every chart drew one point per measured run, inside the chart, in date order")
-    def _():
-        for g in page.eval(CHARTS_JS):
-            mine = [s for s in runs if (s["scenario"], s["tool"]) == (g["scenario"], g["tool"])]
-            for c in g["charts"]:
-                key = "rps" if c["metric"] == "throughput" else "p99"
-                want = [(s["_id"], s["_peak"]["rps"] if key == "rps" else s["_peak"]["latency_ms"]["p99"])
-                        for s in mine if s["_peak"]]
-                want = [(i, v) for i, v in want if v is not None]
-                got = [(p["run"], p["value"]) for p in c["points"]]
-                assert got == want, (g["scenario"], c["metric"], got, want)
-                assert c["declared"] == len(want)
-                b = c["box"]
-                assert b["w"] > 200 and b["h"] > 100, ("chart not laid out", b)
-                xs = []
-                for p in c["points"]:
-                    assert p["w"] > 4 and p["h"] > 4 and p["painted"], ("point not painted", p)
-                    assert b["x"] <= p["cx"] <= b["x"] + b["w"] and b["y"] <= p["cy"] <= b["y"] + b["h"], \
-                        ("point outside its chart", p, b)
-                    xs.append(p["cx"])
-                assert xs == sorted(xs) and len(set(xs)) == len(xs), ("points not left to right", xs)
+def test_table_links_each_report(page):
+    """Table: each run links to its report.html, or to its summary.json without one."""
+    rows = {r["run"]: r for r in page.eval(ROWS_JS)}
+    for s in runs:
+        target = urllib.parse.unquote(urllib.parse.urlparse(rows[s["_id"]]["href"]).path)
+        want = "report.html" if s["_report"] else "summary.json"
+        assert os.path.basename(target) == want, (s["_id"], target)
+        assert os.path.isfile(target), "link target missing: %s" % target
+        assert os.path.samefile(os.path.dirname(target), os.path.join(FIXTURES, s["_id"]))
 
-    @check("charts: a higher value is drawn higher, and the line joins every point")
-    def _():
-        for g in page.eval(CHARTS_JS):
-            for c in g["charts"]:
-                pts = c["points"]
-                for a in pts:
-                    for b in pts:
-                        if a["value"] > b["value"]:
-                            assert a["cy"] < b["cy"], ("scale inverted", g["scenario"], c["metric"], a, b)
-                if len(pts) > 1:
-                    assert c["linePoints"] == len(pts) and c["lineLength"] > 0, c
-                else:
-                    assert c["linePoints"] == 0
 
-    @check("charts: every point carries its date, commit, tool and envelope; failed runs are marked")
-    def _():
-        by_id = {s["_id"]: s for s in runs}
-        for g in page.eval(CHARTS_JS):
-            for c in g["charts"]:
-                for p in c["points"]:
-                    s = by_id[p["run"]]
-                    lab = p["label"]
-                    for part in (s["date"][:10], s["commit"], s["tool"], "%g CPU / %g MB" % (
-                            s["envelope"]["cpus"], s["envelope"]["memory_mb"])):
-                        assert part in lab, (part, lab)
-                    failed = bool(s.get("thresholds")) and s["thresholds"]["passed"] is False
-                    assert p["fail"] == failed and ("FAILED" in lab) == failed, (p["run"], lab)
-                last = by_id[c["points"][-1]["run"]]
-                assert c["readout"].startswith("Latest:") and last["commit"] in c["readout"], c["readout"]
+def test_unreadable_run_listed_as_skipped(page):
+    """The unreadable fixture is listed as skipped, not shown as a run."""
+    listed = page.eval("Array.from(document.querySelectorAll('[data-skipped]')).map(e => e.dataset.skipped)")
+    assert listed == bad, (listed, bad)
 
-    @check("keyboard: Tab reaches the skip link, then chart points, with a visible focus ring and readout")
-    def _():
-        page.driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+
+def test_charts_per_scenario_and_tool(page):
+    """Charts: one throughput and one p99 chart per scenario and tool."""
+    groups = page.eval(CHARTS_JS)
+    want = sorted({(s["scenario"], s["tool"]) for s in runs})
+    assert sorted((g["scenario"], g["tool"]) for g in groups) == want, groups
+    for g in groups:
+        assert [c["metric"] for c in g["charts"]] == ["throughput", "p99"], g["charts"]
+
+
+def test_charts_draw_every_point(page):
+    """Charts: every chart drew one point per measured run, inside the chart, in date order."""
+    for g in page.eval(CHARTS_JS):
+        mine = [s for s in runs if (s["scenario"], s["tool"]) == (g["scenario"], g["tool"])]
+        for c in g["charts"]:
+            key = "rps" if c["metric"] == "throughput" else "p99"
+            want = [(s["_id"], s["_peak"]["rps"] if key == "rps" else s["_peak"]["latency_ms"]["p99"])
+                    for s in mine if s["_peak"]]
+            want = [(i, v) for i, v in want if v is not None]
+            got = [(p["run"], p["value"]) for p in c["points"]]
+            assert got == want, (g["scenario"], c["metric"], got, want)
+            assert c["declared"] == len(want)
+            b = c["box"]
+            assert b["w"] > 200 and b["h"] > 100, ("chart not laid out", b)
+            xs = []
+            for p in c["points"]:
+                assert p["w"] > 4 and p["h"] > 4 and p["painted"], ("point not painted", p)
+                assert b["x"] <= p["cx"] <= b["x"] + b["w"] and b["y"] <= p["cy"] <= b["y"] + b["h"], \
+                    ("point outside its chart", p, b)
+                xs.append(p["cx"])
+            assert xs == sorted(xs) and len(set(xs)) == len(xs), ("points not left to right", xs)
+
+
+def test_charts_scale_and_line(page):
+    """Charts: a higher value is drawn higher, and the line joins every point."""
+    for g in page.eval(CHARTS_JS):
+        for c in g["charts"]:
+            pts = c["points"]
+            for a in pts:
+                for b in pts:
+                    if a["value"] > b["value"]:
+                        assert a["cy"] < b["cy"], ("scale inverted", g["scenario"], c["metric"], a, b)
+            if len(pts) > 1:
+                assert c["linePoints"] == len(pts) and c["lineLength"] > 0, c
+            else:
+                assert c["linePoints"] == 0
+
+
+def test_chart_points_labelled(page):
+    """Charts: every point carries its date, commit, tool and envelope; failed runs are marked."""
+    by_id = {s["_id"]: s for s in runs}
+    for g in page.eval(CHARTS_JS):
+        for c in g["charts"]:
+            for p in c["points"]:
+                s = by_id[p["run"]]
+                lab = p["label"]
+                for part in (s["date"][:10], s["commit"], s["tool"], "%g CPU / %g MB" % (
+                        s["envelope"]["cpus"], s["envelope"]["memory_mb"])):
+                    assert part in lab, (part, lab)
+                failed = bool(s.get("thresholds")) and s["thresholds"]["passed"] is False
+                assert p["fail"] == failed and ("FAILED" in lab) == failed, (p["run"], lab)
+            last = by_id[c["points"][-1]["run"]]
+            assert c["readout"].startswith("Latest:") and last["commit"] in c["readout"], c["readout"]
+
+
+def test_keyboard_reaches_points_with_focus_ring(page):
+    """Keyboard: Tab reaches the skip link, then chart points, with a visible focus ring and readout."""
+    page.driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.tab()
+    first = page.eval("document.activeElement.className + '|' + document.activeElement.getAttribute('href')")
+    assert first == "skip|#runs", first
+    skip_visible = page.eval("document.activeElement.getBoundingClientRect().left >= 0")
+    assert skip_visible, "skip link stays off screen when focused"
+    focused = None
+    for _ in range(60):
         page.tab()
-        first = page.eval("document.activeElement.className + '|' + document.activeElement.getAttribute('href')")
-        assert first == "skip|#runs", first
-        skip_visible = page.eval("document.activeElement.getBoundingClientRect().left >= 0")
-        assert skip_visible, "skip link stays off screen when focused"
-        focused = None
-        for _ in range(60):
-            page.tab()
-            focused = page.eval("""(function (e) { if (!e.classList || !e.classList.contains('pt')) return null;
-                var m = e.firstElementChild, s = getComputedStyle(m);
-                return {run: e.dataset.run, label: e.dataset.label, stroke: s.stroke, width: s.strokeWidth,
-                        readout: e.closest('figure').querySelector('.readout').textContent}; })(document.activeElement)""")
-            if focused:
-                break
-        assert focused, "no chart point reached with Tab"
-        assert focused["readout"] == focused["label"], ("readout not updated", focused)
-        assert focused["width"] == "4px", ("no visible focus ring", focused)
+        focused = page.eval("""(function (e) { if (!e.classList || !e.classList.contains('pt')) return null;
+            var m = e.firstElementChild, s = getComputedStyle(m);
+            return {run: e.dataset.run, label: e.dataset.label, stroke: s.stroke, width: s.strokeWidth,
+                    readout: e.closest('figure').querySelector('.readout').textContent}; })(document.activeElement)""")
+        if focused:
+            break
+    assert focused, "no chart point reached with Tab"
+    assert focused["readout"] == focused["label"], ("readout not updated", focused)
+    assert focused["width"] == "4px", ("no visible focus ring", focused)
 
-    @check("contrast: every visible text >= 4.5:1 in the light scheme")
-    def _():
-        page.media(prefers_color_scheme="light")
-        r = page.eval(CONTRAST_JS)
-        assert r["checked"] > 200 and not r["low"], r
 
-    @check("contrast: every visible text >= 4.5:1 in the dark scheme")
-    def _():
-        page.media(prefers_color_scheme="dark")
-        r = page.eval(CONTRAST_JS)
-        assert page.eval("getComputedStyle(document.documentElement).backgroundColor") != "rgb(255, 255, 255)"
-        assert r["checked"] > 200 and not r["low"], r
-        page.media(prefers_color_scheme="light")
+def test_contrast_light(page):
+    """Contrast: every visible text >= 4.5:1 in the light scheme."""
+    page.media(prefers_color_scheme="light")
+    r = page.eval(CONTRAST_JS)
+    assert r["checked"] > 200 and not r["low"], r
 
-    @check("reduced motion: transitions and smooth scrolling are off when asked")
-    def _():
-        q = ("[getComputedStyle(document.querySelector('g.pt').firstElementChild).transitionDuration,"
-             " getComputedStyle(document.documentElement).scrollBehavior]")
-        page.media(prefers_reduced_motion="no-preference")
-        normal = page.eval(q)
-        page.media(prefers_reduced_motion="reduce")
-        reduced = page.eval(q)
-        page.media(prefers_reduced_motion="no-preference")
-        assert normal == ["0.15s", "smooth"], normal
-        assert reduced == ["0s", "auto"], reduced
 
-    @check("no request leaves the file system, no script error")
-    def _():
-        urls, errs = page.requests_and_errors()
-        assert urls, "no request seen at all"
-        assert all(u.startswith("file:") or u.startswith("data:") for u in urls), urls
-        assert not errs, errs[:3]
+def test_contrast_dark(page):
+    """Contrast: every visible text >= 4.5:1 in the dark scheme."""
+    page.media(prefers_color_scheme="dark")
+    r = page.eval(CONTRAST_JS)
+    assert page.eval("getComputedStyle(document.documentElement).backgroundColor") != "rgb(255, 255, 255)"
+    assert r["checked"] > 200 and not r["low"], r
+    page.media(prefers_color_scheme="light")
 
-    @check("screenshot saved")
-    def _():
-        shot = os.path.join(args.out, "screenshot.png")
-        save_full_page(page.driver, shot)
-        with open(shot, "rb") as f:
-            head = f.read(8)
-        assert head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 20000, os.path.getsize(shot)
-        print("      %s" % shot)
 
-    @check("an empty archive builds a page that says so")
-    def _():
-        empty = tempfile.mkdtemp(prefix="site-empty-")
-        try:
-            out = os.path.join(args.out, "empty", "index.html")
-            build(empty, out)
-            page.goto(file_url(out))
-            assert page.eval("document.querySelectorAll('tr.run').length") == 0
-            assert page.eval("document.querySelectorAll('svg[data-chart]').length") == 0
-            assert "No run archived yet" in page.eval("document.body.innerText")
-        finally:
-            shutil.rmtree(empty)
+def test_reduced_motion(page):
+    """Reduced motion: transitions and smooth scrolling are off when asked."""
+    q = ("[getComputedStyle(document.querySelector('g.pt').firstElementChild).transitionDuration,"
+         " getComputedStyle(document.documentElement).scrollBehavior]")
+    page.media(prefers_reduced_motion="no-preference")
+    normal = page.eval(q)
+    page.media(prefers_reduced_motion="reduce")
+    reduced = page.eval(q)
+    page.media(prefers_reduced_motion="no-preference")
+    assert normal == ["0.15s", "smooth"], normal
+    assert reduced == ["0s", "auto"], reduced
 
-    @check("the real archive (reports/runs) builds and loads, one row per readable run")
-    def _():
-        if not os.path.isdir(args.real_runs) or not os.listdir(args.real_runs):
-            print("      (no real run archived yet: nothing to check)")
-            return
-        out = os.path.join(args.out, "real", "index.html")
-        build(args.real_runs, out)
+
+def test_no_request_leaves_no_script_error(page):
+    """No request leaves the file system, no script error."""
+    urls, errs = page.requests_and_errors()
+    assert urls, "no request seen at all"
+    assert all(u.startswith("file:") or u.startswith("data:") for u in urls), urls
+    assert not errs, errs[:3]
+
+
+def test_screenshot_saved(page):
+    """Screenshot saved."""
+    shot = os.path.join(OUT, "screenshot.png")
+    save_full_page(page.driver, shot)
+    with open(shot, "rb") as f:
+        head = f.read(8)
+    assert head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 20000, os.path.getsize(shot)
+
+
+def test_empty_archive(page):
+    """An empty archive builds a page that says so."""
+    empty = tempfile.mkdtemp(prefix="site-empty-")
+    try:
+        out = os.path.join(OUT, "empty", "index.html")
+        build(empty, out)
         page.goto(file_url(out))
-        n_ok = sum(1 for d in os.listdir(args.real_runs) if readable(os.path.join(args.real_runs, d, "summary.json")))
-        rows = page.eval("document.querySelectorAll('tr.run').length")
-        assert rows == n_ok, (rows, n_ok)
-        pts = page.eval("Array.from(document.querySelectorAll('svg[data-chart]')).map(s => "
-                        "[+s.dataset.points, s.querySelectorAll('g.pt').length])")
-        assert all(a == b for a, b in pts), pts
-        print("      %d real run(s), %d chart(s)" % (rows, len(pts)))
+        assert page.eval("document.querySelectorAll('tr.run').length") == 0
+        assert page.eval("document.querySelectorAll('svg[data-chart]').length") == 0
+        assert "No run archived yet" in page.eval("document.body.innerText")
+    finally:
+        shutil.rmtree(empty)
 
 
+def test_real_archive(page):
+    """The real archive (reports/runs) builds and loads, one row per readable run."""
+    if not os.path.isdir(REAL_RUNS) or not os.listdir(REAL_RUNS):
+        pytest.skip("no real run archived yet")
+    out = os.path.join(OUT, "real", "index.html")
+    build(REAL_RUNS, out)
+    page.goto(file_url(out))
+    n_ok = sum(1 for d in os.listdir(REAL_RUNS) if readable(os.path.join(REAL_RUNS, d, "summary.json")))
+    rows = page.eval("document.querySelectorAll('tr.run').length")
+    assert rows == n_ok, (rows, n_ok)
+    pts = page.eval("Array.from(document.querySelectorAll('svg[data-chart]')).map(s => "
+                    "[+s.dataset.points, s.querySelectorAll('g.pt').length])")
+    assert all(a == b for a, b in pts), pts
 
 
 def readable(path):
@@ -410,7 +392,3 @@ def readable(path):
         return isinstance(s, dict) and s.get("schema") == 1 and isinstance(s.get("date"), str)
     except (OSError, ValueError):
         return False
-
-
-if __name__ == "__main__":
-    sys.exit(main())
