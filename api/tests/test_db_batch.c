@@ -37,6 +37,15 @@ static void make_write(fixture_t *f, uint64_t seq, int32_t client, int64_t valor
     }
 }
 
+/* Two writes for one client, in arrival order, and the array of them. */
+static void make_two_writes(fixture_t f[2], db_query_t *q[2], int32_t client)
+{
+    make_write(&f[0], 0, client, 1, 'c', "a", NULL);
+    make_write(&f[1], 1, client, 1, 'c', "b", NULL);
+    q[0] = &f[0].q;
+    q[1] = &f[1].q;
+}
+
 static void make_read(fixture_t *f, uint64_t seq, int32_t client)
 {
     memset(f, 0, sizeof(*f));
@@ -71,9 +80,8 @@ END_TEST
 START_TEST(test_order_no_reads_and_only_reads)
 {
     fixture_t f[2];
-    db_query_t *q[2] = {&f[0].q, &f[1].q};
-    make_write(&f[0], 0, 2, 1, 'c', "a", NULL);
-    make_write(&f[1], 1, 2, 1, 'c', "b", NULL);
+    db_query_t *q[2];
+    make_two_writes(f, q, 2);
     ck_assert_uint_eq(db_batch_order(q, 2), 0);
     ck_assert_uint_eq(q[0]->seq, 0);
     make_read(&f[0], 0, 1);
@@ -201,9 +209,8 @@ END_TEST
 START_TEST(test_decode_writes_refuses_wrong_shapes)
 {
     fixture_t f[2];
-    db_query_t *w[2] = {&f[0].q, &f[1].q};
-    make_write(&f[0], 0, 1, 1, 'c', "x", NULL);
-    make_write(&f[1], 1, 1, 1, 'c', "y", NULL);
+    db_query_t *w[2];
+    make_two_writes(f, w, 1);
     const char *one[] = {"0", "1", "2"};
     const char *two_bad_status[] = {"0", "1", "2", "9", "1", "2"};
     const char *two_null_saldo[] = {"0", "1", "2", "0", NULL, "2"};
