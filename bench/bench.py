@@ -957,7 +957,9 @@ def cmd_k6(a):
         run = new_run(stack, envelope)
         w = stack.window()
         t0, m0 = time.time(), series.machine_busy_s()
-        p = subprocess.Popen([k6, "run", "--out", "csv=" + csv_path] + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
+        # K6_CSV=0: no per-request CSV (it costs k6 CPU; the run then has no time series).
+        csv_out = [] if os.environ.get("K6_CSV") == "0" else ["--out", "csv=" + csv_path]
+        p = subprocess.Popen([k6, "run"] + csv_out + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
         run["gen"].started(p.pid)
         rc = p.wait()
         gen_cpu = run["gen"].finished()
