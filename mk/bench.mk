@@ -1,6 +1,6 @@
 # Load scenarios and the benchmark (issue 4): k6/, bench/, reports/tools/report.py.
 # Every run is archived in reports/runs/<UTC timestamp>-<short commit>/.
-.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps compare compare-quick
+.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps compare compare-quick report-browser-test
 
 BENCH := /usr/bin/python3 bench/bench.py
 
@@ -48,3 +48,9 @@ compare: bench-deps ## two commits interleaved (A B A B ..., 3 rounds) in the en
 
 compare-quick: bench-deps ## make compare with one 2 s level at 64 connections and 2 rounds (~30 s plus the two builds)
 	$(BENCH) compare --quick $(COMPARE_ARGS)
+
+report-browser-test: ## browser test of report.html's time-series charts (headless Chromium through Selenium)
+	scripts/deps.sh --only $(SITE_BROWSER)
+	timeout 300 /usr/bin/python3 bench/test_report_browser.py
+
+CHECK_TOOLS += report-browser-test
