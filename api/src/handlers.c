@@ -141,14 +141,17 @@ static void respond_outcome(h2o_req_t *req, db_query_t *q)
 
 /* Server-Timing (the W3C header browsers and load tools show): time queued
  * before the round trip, the round trip itself, and the request's whole
- * wait for the database, in milliseconds. */
+ * wait for the database, in milliseconds with microsecond digits. Integer
+ * formatting: printf's %f showed up at 5% of a replica's CPU under load. */
+#define MS(us) (unsigned long long)((us) / 1000), (unsigned)((us) % 1000)
+
 static void add_server_timing(h2o_req_t *req, const db_query_t *q)
 {
     uint64_t sent = q->sent_at_us != 0 ? q->sent_at_us : q->done_at_us;
     char *v = h2o_mem_alloc_pool(&req->pool, 96);
     int n =
-        snprintf(v, 96, "queue;dur=%.3f, db;dur=%.3f, total;dur=%.3f", (double)(sent - q->queued_at_us) / 1e3,
-                 (double)(q->done_at_us - sent) / 1e3, (double)(q->done_at_us - q->queued_at_us) / 1e3);
+        snprintf(v, 96, "queue;dur=%llu.%03u, db;dur=%llu.%03u, total;dur=%llu.%03u",
+                 MS(sent - q->queued_at_us), MS(q->done_at_us - sent), MS(q->done_at_us - q->queued_at_us));
     if (n > 0 && n < 96)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("server-timing"), 0, NULL, v,
                               (size_t)n);
