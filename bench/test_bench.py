@@ -461,7 +461,7 @@ class Site(unittest.TestCase):
                 page = f.read()
         for want in ('data-run="20261128T200000Z-bbb-vs-aaa" data-level="c64" data-ratio-rps="1.25" data-ratio-p99="0.5"',
                      "\u00d71.250 <span class=\"muted\">(1.100..1.500)</span>", "A <code>aaa1111</code> (HEAD~1)",
-                     'data-limited-by="generator"', "generator-bound: the load generator was the limit", 'class="genmark"'):
+                     'data-limited-by="generator"', "generator-bound</span><span class=\"sr\"> (the load generator was the limit, not the stack)", 'class="genmark"'):
             self.assertTrue(want in page, want)
         # a compare run is a pair, not a point of a trend, nor a "latest run"
         self.assertFalse('data-scenario="compare" data-tool' in page or '<li class="card" data-scenario="compare"' in page)

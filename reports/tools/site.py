@@ -177,8 +177,8 @@ def generator_bound(run):
     return run.get("limited_by") == "generator"
 
 
-GEN_BADGE = ('<br><span class="gen" title="%s">generator-bound: the load generator was the limit, '
-             'not the stack</span>')
+GEN_BADGE = ('<br><span class="gen" title="%s">generator-bound</span>'
+             '<span class="sr"> (the load generator was the limit, not the stack)</span>')
 
 
 def is_compare(run):
@@ -625,7 +625,7 @@ svg .pt:focus{outline:none}svg .pt:focus-visible circle,svg .pt:focus-visible re
 .group{margin-top:1.6rem}
 .readout{min-height:2.6em;font-size:.85rem;margin:.3rem 0}
 .notice{border-left:4px solid var(--bad);padding:.3rem .8rem;background:var(--card)}
-.gen{color:var(--bad);font-weight:600;font-size:.85rem}
+.gen{color:var(--bad);font-weight:600;font-size:.85rem;white-space:normal}
 svg .genmark{fill:var(--bad);font-size:11px;font-weight:700;text-anchor:middle}
 @media (prefers-reduced-motion:reduce){*,*::before,*::after{transition:none!important;animation:none!important;scroll-behavior:auto!important}}
 @media (prefers-reduced-motion:no-preference){html{scroll-behavior:smooth}}
