@@ -50,6 +50,16 @@ def nice_max(v):
     return 10 * e
 
 
+def legend(series, x, height):
+    """A colour key under a chart, one entry per series."""
+    out = []
+    for name, color, _ in series:
+        out.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="lg">%s</text>'
+                   % (x, height - 14, color, x + 14, height - 5, esc(name)))
+        x += 24 + 7 * len(name)
+    return "".join(out)
+
+
 def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, height=260):
     """Grouped vertical bars. series: [(name, color, [values per category])];
     refs: [(value, label, color)] horizontal lines. Values may be None."""
@@ -109,11 +119,7 @@ def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, he
         s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s" stroke-dasharray="5 3" stroke-width="1.5"/>'
                  % (ml, ml + pw, yy, yy, color))
         s.append('<text x="%d" y="%.1f" class="rl" fill="%s">%s</text>' % (ml + pw - 2, yy - 4, color, esc(label)))
-    lx = ml
-    for name, color, _ in series:
-        s.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="lg">%s</text>'
-                 % (lx, height - 14, color, lx + 14, height - 5, esc(name)))
-        lx += 24 + 7 * len(name)
+    s.append(legend(series, ml, height))
     s.append("</svg>")
     return "".join(s)
 
@@ -203,11 +209,7 @@ def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, di
         s.append('<g class="col" tabindex="0" aria-label="%s"><rect x="%.1f" y="%d" width="%.1f" height="%d" class="hit"/>'
                  '<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" class="cur"/><text x="%.1f" y="%d" class="tip">%s</text></g>'
                  % (esc(label), cx - step / 2, mt, max(step, 1), ph, cx, cx, mt, mt + ph, tx, mt + 14, esc(label)))
-    lx = ml
-    for name, color, _ in series:
-        s.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" class="lg">%s</text>'
-                 % (lx, height - 14, color, lx + 14, height - 5, esc(name)))
-        lx += 24 + 7 * len(name)
+    s.append(legend(series, ml, height))
     s.append("</svg>")
     rows = "".join("<tr><td>%s</td>%s</tr>" % (esc(fmt(tt, 1)), "".join("<td>%s</td>" % esc(fmt(vs[i] if i < len(vs) else None, digits)) for _, _, vs in series))
                    for i, tt in enumerate(t))
