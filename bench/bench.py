@@ -918,8 +918,8 @@ Then: make stress (or bench/bench.py k6 rinha for the official scenario)."""
 
 def k6_timeseries(s, csv_path, mix, run, k6_start):
     """The run's time series from k6's CSV output (per-second req/s,
-    latency percentiles, errors), its phases, and the sampled CPU."""
-    run["sampler"].stop()
+    latency percentiles, errors), its phases, and the sampled CPU (the
+    sampler stopped before the stack's cgroups went)."""
     cpu = cpu_series(run["sampler"], k6_start)
     if not os.path.exists(csv_path):
         return series.build("k6 (no CSV output found)", [], cpu, [], k6_start)
@@ -966,6 +966,7 @@ def cmd_k6(a):
         services = stack.measure(w)
         wall = time.time() - t0
         m1 = series.machine_busy_s()
+        run["sampler"].stop()
     finally:
         stack.stop()
     path = os.path.join(d, "summary.json")

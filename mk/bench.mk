@@ -1,6 +1,6 @@
 # Load scenarios and the benchmark (issue 4): k6/, bench/, reports/tools/report.py.
 # Every run is archived in reports/runs/<UTC timestamp>-<short commit>/.
-.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps compare compare-quick report-browser-test
+.PHONY: bench bench-quick stress k6-rinha k6-check bench-deps compare compare-quick report-browser-test k6-runner-test
 
 BENCH := /usr/bin/python3 bench/bench.py
 
@@ -54,3 +54,8 @@ report-browser-test: ## browser test of report.html's time-series charts (headle
 	timeout 300 /usr/bin/python3 bench/test_report_browser.py
 
 CHECK_TOOLS += report-browser-test
+
+k6-runner-test: bench-deps all ## bench.py's k6 runner end to end with k6/test/fake-k6 standing in for k6 (starts the confined stack, ~10 s)
+	/usr/bin/python3 bench/test_k6_runner.py
+
+CHECK_TOOLS += k6-runner-test
