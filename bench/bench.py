@@ -497,14 +497,15 @@ def run_wrk(mix, conns, seconds, threads, gen=None):
     return r
 
 
-def run_wrk_sliced(mix, conns, seconds, threads, gen, t0, level, slices):
-    """A level's run as `seconds` 1-second wrk runs, one time-series point
-    each (appended to slices, times from t0), combined into one result of
-    run_wrk's shape: counts summed, latency percentiles merged from the
-    slices' grids. Costs ~1% of the wall time in restarts (bench/README.md)."""
+def run_wrk_sliced(mix, conns, seconds, threads, gen, t0, level, slices, slice_s=1):
+    """A level's run as 1-second wrk runs (slice_s: their length; the whole
+    run as one with --continuous), one time-series point each (appended to
+    slices, times from t0), combined into one result of run_wrk's shape:
+    counts summed, latency percentiles merged from the slices' grids. What
+    the restarts cost is measured in bench/README.md."""
     parts = []
-    for _ in range(seconds):
-        r = run_wrk(mix, conns, 1, threads, gen)
+    for _ in range(max(1, seconds // slice_s)):
+        r = run_wrk(mix, conns, slice_s, threads, gen)
         slices.append({"t": time.time() - t0, "result": r, "level": level})
         parts.append(r)
     out = {k: sum(r[k] for r in parts) for k in ("duration_us", "requests", "bytes", "inconsistencies", "malformed")}
@@ -721,7 +722,8 @@ def measure_levels(a, mix, cfg, stack, run):
     pre = run.get("prefix", "")  # make compare: which side and round
     say("%swarm-up: %d s at 64 connections" % (pre, cfg["warmup_s"]))
     w0 = time.time()
-    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, pre + "warm-up", slices)
+    sl = cfg["level_s"] if getattr(a, "continuous", False) else 1
+    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, pre + "warm-up", slices, cfg["warmup_s"] if sl > 1 else 1)
     phases.append({"name": pre + "warm-up", "start_s": round(w0 - t0, 2), "end_s": round(time.time() - t0, 2)})
     for conns in cfg["levels"]:
         name = "c%d" % conns
@@ -731,7 +733,7 @@ def measure_levels(a, mix, cfg, stack, run):
         l0, m0 = time.time(), series.machine_busy_s()
         for i in range(cfg["repeats"]):
             perf = start_perf(stack, cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
-            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, pre + name, slices))
+            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, pre + name, slices, sl))
             if perf:
                 run["perf_note"] = finish_perf(perf)
         services = stack.measure(w)
@@ -856,11 +858,12 @@ def cmd_bench(a):
         "levels": levels,
         "db_ceiling": ceiling,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
-        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level, each run as 1-second wrk "
-                  "slices (a repeat's latency percentiles merged from its slices' percentile grids; medians of the repeats' rates and "
+        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level, %s (medians of the repeats' rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
                   "transacao calls/s; the end-to-end figure also contains the ~3%% statements. Measured: %s.%s") % (
             " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"],
+            "each repeat one wrk run (--continuous)" if a.continuous else
+            "each repeat as 1-second wrk slices (its latency percentiles merged from the slices' percentile grids)",
             ("a clean export of commit " + commit) if a.rev_commit else "the working tree",
             (" " + perf_note) if perf_note else ""),
         "mode": "quick" if a.quick else "default",
@@ -998,6 +1001,8 @@ def main():
     b.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
     b.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
     b.add_argument("--rev", help="measure a clean export of this commit (e.g. HEAD) instead of the working tree")
+    b.add_argument("--continuous", action="store_true",
+                   help="each repeat as one wrk run (as before 1-second slices): one time-series point per repeat")
     c = sub.add_parser("compare", help="two commits interleaved (A B A B ...), same envelope and levels: ratios B/A")
     c.add_argument("A", help="the baseline commit (any git revision)")
     c.add_argument("B", help="the commit compared with it")
@@ -1005,6 +1010,7 @@ def main():
     c.add_argument("--rounds", type=int, help="rounds of A then B (default: compare.<mode>.rounds in k6/mix.json)")
     c.add_argument("--no-confine", action="store_true")
     c.add_argument("--perf", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--continuous", action="store_true", help="each level as one wrk run, not 1-second slices")
     k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
     k.add_argument("script", choices=["rinha", "stress"])
     k.add_argument("--no-confine", action="store_true")

@@ -13,7 +13,7 @@ bench-deps:
 # built in var/bench-src/, instead of the working tree.
 BENCH_REV ?=
 BENCH_BUILD := $(if $(BENCH_REV),,all)
-BENCH_ARGS := $(if $(BENCH_REV),--rev $(BENCH_REV),)
+BENCH_ARGS := $(if $(BENCH_REV),--rev $(BENCH_REV),) $(if $(CONTINUOUS),--continuous,)
 
 bench: bench-deps $(BENCH_BUILD) ## benchmark inside the envelope (cgroups): wrk levels + pgbench ceiling, ~2.5 min; archived in reports/runs/ (BENCH_REV=HEAD: a clean export)
 	$(BENCH) bench $(BENCH_ARGS)
