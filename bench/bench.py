@@ -987,6 +987,9 @@ def cmd_k6(a):
         s["levels"][0]["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
     verdict.apply(s)
+    if s.get("limited_by") == "generator":  # the script's notes cannot know whose ceiling it measured
+        s["notes"] = (s.get("notes") or "") + ". GENERATOR-BOUND: the rates above are the load generator's ceiling, not the stack's (%s)" % (
+            s["limited_by_evidence"]["rule"])
     write_summary(d, s)
     say(verdict.headline(s))
     say("archived in %s (k6 exit %d; k6's own output in %s)" % (os.path.relpath(d, REPO), rc, os.path.relpath(scratch, REPO)))

@@ -432,9 +432,13 @@ def render(s, run_dir):
                 round(lv["services"][k]["cpu_s"] / (lv.get("services_window_s") or lv.get("duration_s") or 1), 3) if lv.get("services") else None
                 for lv in levels]))
             mem_series.append((k, COLORS[k], [max(lv["services"][k]["mem_peak_mb"], lv["services"][k].get("pss_peak_mb") or 0) if lv.get("services") else None for lv in levels]))
+        gen = [(lv.get("limited_by_evidence") or {}).get("generator_cores") for lv in levels]
+        if any(g is not None for g in gen):
+            cpu_series.append(("load generator", COLORS["generator"], gen))
         lim_refs = [(svcs[k]["cpus"], "%s limit" % k, COLORS[k]) for k in SERVICES if k in svcs and k in ("db", "nginx")]
         p.append(figure(bar_chart(names, cpu_series, "CPU used (cores, average over the level)", "cores", lim_refs),
-                        "CPU seconds per service read from the cgroups, divided by the level's duration; dashed: the limits of db and nginx (api01/api02: %s each)."
+                        "CPU seconds per service read from the cgroups, divided by the level's duration, and the load generator's (outside the envelope) "
+                        "where measured; dashed: the limits of db and nginx (api01/api02: %s each)."
                         % fmt(svcs.get("api01", {}).get("cpus"), 2), stamp))
         p.append(figure(bar_chart(names, mem_series, "Peak memory (MB)", "MB", [(svcs[k]["memory_mb"], "%s limit" % k, COLORS[k]) for k in ("db",) if k in svcs]),
                         "Peak memory per service during the level: the larger of the cgroup's peak charge (page cache included) and the processes' peak PSS (memory touched before the processes were moved into the cgroup stays charged outside it; PSS counts it).", stamp))
