@@ -24,8 +24,8 @@
  * Deadlines (DB_TIMEOUT_MS = T): a query not sent within T/2 of its
  * submission is answered DB_NOT_DONE; a round trip gets T/2, and the
  * database's statement_timeout is set to T/4 on every connection, so that
- * the database gives up (an error: rolled back, known) before the replica
- * does (unknown). No query waits longer than T in all.
+ * the database gives up on a held row lock (an error: rolled back, known)
+ * before the replica does (unknown). No query waits longer than T in all.
  */
 #ifndef RINHA_DB_H
 #define RINHA_DB_H

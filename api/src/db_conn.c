@@ -51,15 +51,17 @@ static const statement_t statements[] = {
 };
 #define STATEMENT_COUNT (sizeof(statements) / sizeof(statements[0]))
 
-/* Session settings sent with the prepares. statement_timeout (T/4) makes the
- * database give up on a stuck statement (a lock held elsewhere) with an
- * error, i.e. a known rollback, before the replica's round-trip deadline
- * (T/2) turns it into an unknown. client_connection_check_interval makes a
- * backend whose replica gave up notice the closed socket while it waits,
- * instead of committing later for nobody. */
-#define SESSION_SETTINGS_SQL                                                                                 \
-    "SELECT set_config('statement_timeout', $1, false), "                                                    \
-    "set_config('client_connection_check_interval', '100ms', false)"
+/* Session settings sent with the prepares. statement_timeout (T/4) makes
+ * the database give up on a stuck statement (a row lock held elsewhere) with
+ * an error, i.e. a known rollback, before the replica's round-trip deadline
+ * (T/2) turns it into an unknown; it also bounds how long a backend whose
+ * replica gave up can go on. Not lock_timeout: it bounds each lock wait, and
+ * one contended row is two waits (its tuple lock, then its holder), so
+ * batches waited past the replica's deadline (measured: 504s where
+ * statement_timeout gave none). Not client_connection_check_interval either:
+ * statement_timeout already bounds an abandoned backend, and that setting
+ * arms one more timer on every statement. */
+#define SESSION_SETTINGS_SQL "SELECT set_config('statement_timeout', $1, false)"
 
 static void conn_fail(db_conn_t *conn, db_cause_t cause, const char *why);
 static void on_conn_read(h2o_socket_t *sock, const char *err);
