@@ -21,6 +21,7 @@ HDRS     := $(wildcard $(SRC_DIR)/*.h)
 LIB_SRCS := $(filter-out $(SRC_DIR)/main.c,$(SRCS))
 UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
 BATCH_SRCS := api/tests/test_db_batch.c $(SRC_DIR)/db_batch.c
+METRICS_SRCS := api/tests/test_metrics.c $(SRC_DIR)/metrics.c
 C_FILES  := $(SRCS) $(HDRS) $(wildcard api/tests/*.c api/fuzz/*.c)
 
 .PHONY: all asan deps run test unit integration integration-asan lint format format-check clean help
@@ -47,6 +48,12 @@ $(BUILD)/test_db_batch: $(BATCH_SRCS) $(HDRS) Makefile | $(BUILD)
 $(BUILD)/test_db_batch-asan: $(BATCH_SRCS) $(HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) $(PKG_CFLAGS) -I$(SRC_DIR) $(BATCH_SRCS) -o $@ $(shell pkg-config --cflags --libs check) $(PKG_LIBS)
 
+$(BUILD)/test_metrics: $(METRICS_SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) -I$(SRC_DIR) $(METRICS_SRCS) -o $@ $(shell pkg-config --cflags --libs check)
+
+$(BUILD)/test_metrics-asan: $(METRICS_SRCS) $(HDRS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) -I$(SRC_DIR) $(METRICS_SRCS) -o $@ $(shell pkg-config --cflags --libs check)
+
 $(BUILD):
 	mkdir -p $@
 
@@ -56,11 +63,14 @@ deps: ## install the Debian packages the project needs (apt-get, as root)
 run: deps all ## start PostgreSQL, both replicas and nginx on :9999 (Ctrl-C stops)
 	scripts/stack.sh run
 
-unit: $(BUILD)/test_request $(BUILD)/test_request-asan $(BUILD)/test_db_batch $(BUILD)/test_db_batch-asan ## C unit tests, plain and sanitized
+unit: $(BUILD)/test_request $(BUILD)/test_request-asan $(BUILD)/test_db_batch $(BUILD)/test_db_batch-asan \
+      $(BUILD)/test_metrics $(BUILD)/test_metrics-asan ## C unit tests, plain and sanitized
 	$(BUILD)/test_request
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test_request-asan
 	$(BUILD)/test_db_batch
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test_db_batch-asan
+	$(BUILD)/test_metrics
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 $(BUILD)/test_metrics-asan
 
 integration: all ## integration tests through nginx on :9999 (starts its own stack)
 	scripts/integration.sh $(BUILD)/rinha-api

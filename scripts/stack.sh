@@ -86,11 +86,17 @@ start_postgres() {
     say "PostgreSQL up (socket $RUN_DIR, data $PGDATA)"
 }
 
+# Each replica's Prometheus metrics (GET /metrics) on a loopback port that
+# nginx never routes (observe/prometheus.yml scrapes them);
+# API_ENV="METRICS_LISTEN=" turns them off.
+metrics_listen() { case $1 in api01) echo 127.0.0.1:9101 ;; api02) echo 127.0.0.1:9102 ;; esac; }
+
 start_replica() {
     local name=$1
     if alive "$(pid_of "$name")"; then die "$name already runs"; fi
     # shellcheck disable=SC2086 # API_ENV is a list of VAR=value words
-    env LISTEN="unix:$RUN_DIR/$name.sock" LISTEN_GROUP=rinha REPLICA_NAME="$name" ${API_ENV:-} \
+    env LISTEN="unix:$RUN_DIR/$name.sock" LISTEN_GROUP=rinha REPLICA_NAME="$name" \
+        METRICS_LISTEN="$(metrics_listen "$name")" ${API_ENV:-} \
         "$API_BIN" >>"$LOGS/$name.log" 2>&1 &
     echo $! >"$VAR/$name.pid"
 }
@@ -162,7 +168,7 @@ cmd_stop() {
     if [ -f "$PGDATA/postmaster.pid" ]; then
         runuser -u postgres -- "$(pg_bindir)/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
     fi
-    rm -f "$RUN_DIR"/api01.sock "$RUN_DIR"/api02.sock
+    rm -f "$RUN_DIR"/api01.sock "$RUN_DIR"/api02.sock "$RUN_DIR"/nginx-status.sock
     say "stopped"
 }
 

@@ -39,6 +39,7 @@ int config_load(config_t *cfg)
     cfg->listen_group = env_or("LISTEN_GROUP", NULL);
     cfg->db_conninfo = env_or("DATABASE_URL", "host=/run/rinha dbname=rinha user=rinha");
     cfg->name = env_or("REPLICA_NAME", "api");
+    cfg->metrics_listen = env_or("METRICS_LISTEN", NULL);
     if (env_uint("DB_CONNECTIONS", 1, 1, 64, &conns) != 0 ||
         env_uint("MAX_PENDING", 1024, 1, 1000000, &pending) != 0 ||
         env_uint("MAX_BATCH", 256, 1, 65536, &batch) != 0 ||

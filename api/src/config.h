@@ -19,6 +19,8 @@ typedef struct {
     uint64_t idle_timeout_ms; /* IDLE_TIMEOUT_MS: HTTP keep-alive idle timeout */
     int log_level;            /* LOG_LEVEL: error|warn|info|debug */
     const char *name;         /* REPLICA_NAME: shown in logs */
+    const char
+        *metrics_listen; /* METRICS_LISTEN: "unix:/path" or "host:port" for GET /metrics, or NULL (off) */
 } config_t;
 
 /* Fills `cfg` from the environment; on an invalid value prints why on

@@ -35,6 +35,7 @@
 #include <h2o.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "request.h"
 
 typedef enum {
@@ -114,7 +115,8 @@ typedef enum {
     DB_SUBMIT_UNAVAILABLE, /* no connection to the database is up: answer 503 at once */
 } db_submit_t;
 
-db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg);
+/* `metrics` (NULL: none) gets the round trips' and connections' events. */
+db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg, metrics_t *metrics);
 /* Starts connecting; connections are (re)established in the background. */
 void db_pool_start(db_pool_t *pool);
 db_submit_t db_pool_submit(db_pool_t *pool, db_query_t *q);
@@ -124,6 +126,10 @@ void db_pool_dispatch(db_pool_t *pool);
 int db_pool_is_up(const db_pool_t *pool);
 /* Requests queued or in flight. */
 size_t db_pool_pending(const db_pool_t *pool);
+/* Requests waiting for a round trip (walks the queue: for scrapes, not the hot path). */
+size_t db_pool_queued(const db_pool_t *pool);
+/* Connections whose pipeline is ready or busy. */
+size_t db_pool_connections_up(const db_pool_t *pool);
 /* Answers whatever is still pending (DB_NOT_DONE or DB_UNKNOWN, as the
  * case is), closes the connections and frees the pool. */
 void db_pool_destroy(db_pool_t *pool);

@@ -222,7 +222,10 @@ static void conn_abandon_round_trip(db_conn_t *conn, db_cause_t cause)
     conn_clear_segment(conn);
     for (size_t i = seg; i < nreads; i++)
         db_pool_complete(pool, batch[i], DB_NOT_DONE, read_cause);
-    for (size_t i = nreads > seg ? nreads : seg; i < nbatch; i++)
+    size_t first_write = nreads > seg ? nreads : seg;
+    if (first_write < nbatch && write_outcome == DB_UNKNOWN)
+        metrics_transaction(pool->metrics, METRICS_TX_WRITE, nbatch - first_write, METRICS_TX_UNKNOWN);
+    for (size_t i = first_write; i < nbatch; i++)
         db_pool_complete(pool, batch[i], write_outcome, cause);
 }
 
@@ -267,6 +270,18 @@ static void conn_on_ready(db_conn_t *conn)
     conn->state = CONN_READY;
 }
 
+/* Counts how segment `seg`'s transaction ended, as PostgreSQL counts it:
+ * without an error before its Sync it committed (a statement read too). */
+static void conn_count_transaction(const db_conn_t *conn, size_t seg)
+{
+    int read = seg < conn->nreads;
+    metrics_tx_end_t end = conn->seg_error == SEG_NO_ERROR      ? METRICS_TX_COMMITTED
+                           : conn->seg_error == SEG_ROLLED_BACK ? METRICS_TX_ROLLED_BACK
+                                                                : METRICS_TX_UNKNOWN;
+    metrics_transaction(conn->pool->metrics, read ? METRICS_TX_READ : METRICS_TX_WRITE,
+                        read ? 1 : conn_nwrites(conn), end);
+}
+
 /* The current segment's Sync arrived. */
 static void conn_end_segment(db_conn_t *conn)
 {
@@ -278,11 +293,13 @@ static void conn_end_segment(db_conn_t *conn)
         conn_clear_segment(conn);
         conn->attempts = 0;
         conn_on_ready(conn);
+        metrics_db_connected(conn->pool->metrics);
         LOG_I("db[%u]: connected, pipeline ready", conn->index);
         return;
     }
     size_t seg = conn->seg;
     int last = seg + 1 == conn->nsegs;
+    conn_count_transaction(conn, seg);
     if (seg < conn->nreads)
         conn_answer_read(conn, conn->batch[seg]);
     else
@@ -291,6 +308,7 @@ static void conn_end_segment(db_conn_t *conn)
     conn_clear_segment(conn);
     conn->seg = seg + 1;
     if (last) {
+        metrics_round_trip(conn->pool->metrics, conn->nbatch, clock_us() - conn->sent_at_us);
         conn->nbatch = conn->nreads = conn->nsegs = conn->seg = 0;
         conn_on_ready(conn);
     }
@@ -327,6 +345,7 @@ static void conn_fail(db_conn_t *conn, db_cause_t cause, const char *why)
     char reason[256];
     LOG_W("db[%u]: connection lost (%s); %zu in-flight request(s) answered", conn->index,
           first_line(reason, sizeof(reason), why), lost);
+    metrics_db_failed(conn->pool->metrics);
     conn_close(conn, cause);
     conn_schedule_reconnect(conn);
     db_pool_on_conn_down(conn->pool);
@@ -595,8 +614,11 @@ void db_conn_send(db_conn_t *conn, size_t n)
     conn_arm_timer(conn, &conn->pool->round_trip);
 
     uint64_t now = clock_us();
-    for (size_t i = 0; i < n; i++)
+    conn->sent_at_us = now;
+    for (size_t i = 0; i < n; i++) {
         conn->batch[i]->sent_at_us = now;
+        metrics_queued(conn->pool->metrics, now - conn->batch[i]->queued_at_us);
+    }
     int ok = 1;
     for (size_t i = 0; ok && i < conn->nreads; i++)
         ok = conn_send_extrato(conn, conn->batch[i]);

@@ -47,6 +47,7 @@ typedef struct {
     int sync_flushed;      /* every byte of the round trip, last Sync included, left the replica */
     db_batch_params_t params;
 
+    uint64_t sent_at_us;       /* clock_us() when the round trip in flight was sent */
     unsigned attempts;         /* consecutive failed attempts, for the backoff */
     h2o_timeout_entry_t timer; /* round-trip / connect deadline, or the backoff wait */
 } db_conn_t;
@@ -54,6 +55,7 @@ typedef struct {
 struct db_pool {
     h2o_loop_t *loop;
     const config_t *cfg;
+    metrics_t *metrics; /* NULL: metrics off */
     db_conn_t *conns;
     size_t nconns;
     h2o_linklist_t waiting;

@@ -65,12 +65,13 @@ void db_pool_on_conn_down(db_pool_t *pool)
         pool_fail_waiting(pool);
 }
 
-db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg)
+db_pool_t *db_pool_create(h2o_loop_t *loop, const config_t *cfg, metrics_t *metrics)
 {
     db_pool_t *pool = h2o_mem_alloc(sizeof(*pool));
     memset(pool, 0, sizeof(*pool));
     pool->loop = loop;
     pool->cfg = cfg;
+    pool->metrics = metrics;
     h2o_linklist_init_anchor(&pool->waiting);
     h2o_timeout_init(loop, &pool->queue_deadline, cfg->db_timeout_ms / 2);
     h2o_timeout_init(loop, &pool->round_trip, cfg->db_timeout_ms / 2);
@@ -135,6 +136,22 @@ void db_pool_dispatch(db_pool_t *pool)
 size_t db_pool_pending(const db_pool_t *pool)
 {
     return pool->pending;
+}
+
+size_t db_pool_queued(const db_pool_t *pool)
+{
+    size_t n = 0;
+    for (const h2o_linklist_t *l = pool->waiting.next; l != &pool->waiting; l = l->next)
+        n++;
+    return n;
+}
+
+size_t db_pool_connections_up(const db_pool_t *pool)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < pool->nconns; i++)
+        n += pool->conns[i].state == CONN_READY || pool->conns[i].state == CONN_BUSY;
+    return n;
 }
 
 void db_pool_destroy(db_pool_t *pool)

@@ -10,20 +10,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "request.h"
 
 struct api_handler {
     h2o_handler_t super;
     db_pool_t *pool;
+    metrics_t *metrics;
     int draining;
     uint64_t last_request_at;
+    /* The request on_req is handling (one at a time, on the loop thread):
+     * when it arrived, whether it went to the database, and why it was
+     * refused at once, if it was. */
+    uint64_t arrived_us;
+    int queued;
+    metrics_cause_t refusal;
 };
 
 /* One per request that waits for the database. Allocated with malloc: it may
  * outlive the h2o request if the client goes away (then `req` is NULL). */
 typedef struct {
     db_query_t query;
+    api_handler_t *handler;
+    uint64_t arrived_us; /* clock_us() when the request reached the handler */
     h2o_req_t *req;
     void **req_slot; /* a pointer in req->pool that h2o clears when the request dies */
     transacao_t tx;  /* the validated body; query.tx points here */
@@ -157,16 +167,45 @@ static void add_server_timing(h2o_req_t *req, const db_query_t *q)
                               (size_t)n);
 }
 
+static metrics_cause_t metrics_cause(const db_query_t *q)
+{
+    if (q->outcome == DB_OK)
+        return METRICS_CAUSE_NONE;
+    switch (q->cause) {
+    case DB_CAUSE_QUEUE_TIMEOUT:
+        return METRICS_CAUSE_QUEUE_TIMEOUT;
+    case DB_CAUSE_NOT_SENT:
+        return METRICS_CAUSE_NOT_SENT;
+    case DB_CAUSE_ROLLED_BACK:
+        return METRICS_CAUSE_ROLLED_BACK;
+    case DB_CAUSE_CONN_LOST:
+        return METRICS_CAUSE_CONN_LOST;
+    case DB_CAUSE_DEADLINE:
+        return METRICS_CAUSE_DEADLINE;
+    case DB_CAUSE_MALFORMED:
+        return METRICS_CAUSE_MALFORMED;
+    case DB_CAUSE_NONE:
+        break;
+    }
+    return METRICS_CAUSE_NONE;
+}
+
 static void on_query_done(db_query_t *q)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, query, q);
+    metrics_route_t route = q->kind == DB_QUERY_TRANSACAO ? METRICS_ROUTE_TRANSACAO : METRICS_ROUTE_EXTRATO;
+    int status = 499; /* the client went away before its answer */
     if (p->req != NULL) {
         /* Unhook first: the response may end the request, whose disposal
          * must then not reach back into `p`. */
         *p->req_slot = NULL;
         add_server_timing(p->req, q);
         respond_outcome(p->req, q);
+        /* h2o's evloop completes a write from the loop, never inside
+         * h2o_send: the request is still alive here. */
+        status = p->req->res.status;
     }
+    metrics_request_done(p->handler->metrics, route, status, metrics_cause(q), clock_us() - p->arrived_us);
     free(p);
 }
 
@@ -179,10 +218,12 @@ static void on_req_disposed(void *slot)
 
 /* ---- the handler ----------------------------------------------------- */
 
-static pending_t *pending_new(h2o_req_t *req, db_query_kind_t kind, int32_t client_id)
+static pending_t *pending_new(api_handler_t *self, h2o_req_t *req, db_query_kind_t kind, int32_t client_id)
 {
     pending_t *p = h2o_mem_alloc(sizeof(*p));
     memset(p, 0, sizeof(*p));
+    p->handler = self;
+    p->arrived_us = self->arrived_us;
     p->req = req;
     p->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_disposed);
     *p->req_slot = p;
@@ -195,14 +236,19 @@ static pending_t *pending_new(h2o_req_t *req, db_query_kind_t kind, int32_t clie
 static void submit(api_handler_t *self, h2o_req_t *req, pending_t *p)
 {
     db_submit_t st = db_pool_submit(self->pool, &p->query);
-    if (st == DB_SUBMIT_QUEUED)
+    if (st == DB_SUBMIT_QUEUED) {
+        self->queued = 1;
         return;
+    }
     *p->req_slot = NULL;
     free(p);
-    if (st == DB_SUBMIT_OVERLOADED)
+    if (st == DB_SUBMIT_OVERLOADED) {
+        self->refusal = METRICS_CAUSE_MAX_PENDING;
         send_not_done(req, JSON_ERROR("not done: overloaded; safe to retry"));
-    else
+    } else {
+        self->refusal = METRICS_CAUSE_DB_DOWN;
         send_not_done(req, not_done_body(DB_CAUSE_NOT_SENT));
+    }
 }
 
 /* Finds the request's Idempotency-Key. 0 with *key NULL if there is none,
@@ -239,7 +285,7 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
         send_json(req, 422, "Unprocessable Entity", body, (size_t)n);
         return;
     }
-    pending_t *p = pending_new(req, DB_QUERY_TRANSACAO, client_id);
+    pending_t *p = pending_new(self, req, DB_QUERY_TRANSACAO, client_id);
     p->tx = tx;
     p->query.tx = &p->tx;
     if (key != NULL) {
@@ -255,6 +301,9 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
 {
     api_handler_t *self = (api_handler_t *)h;
     self->last_request_at = h2o_now(req->conn->ctx->loop);
+    self->arrived_us = clock_us();
+    self->queued = 0;
+    self->refusal = METRICS_CAUSE_NONE;
     if (self->draining)
         req->http1_is_persistent = 0;
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
@@ -265,7 +314,7 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
         handle_transacao(self, req, route.client_id);
         break;
     case ROUTE_EXTRATO:
-        submit(self, req, pending_new(req, DB_QUERY_EXTRATO, route.client_id));
+        submit(self, req, pending_new(self, req, DB_QUERY_EXTRATO, route.client_id));
         break;
     case ROUTE_METHOD_NOT_ALLOWED:
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, route.allow,
@@ -276,15 +325,25 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
         send_error(req, 404, "Not Found", JSON_ERROR("nao encontrado"));
         break;
     }
+    /* Answered without the database: counted now (a queued request is
+     * counted when its answer comes, in on_query_done). The request is
+     * still alive: h2o completes writes from the loop. */
+    if (!self->queued)
+        metrics_request_done(self->metrics,
+                             route.kind == ROUTE_TRANSACAO ? METRICS_ROUTE_TRANSACAO
+                             : route.kind == ROUTE_EXTRATO ? METRICS_ROUTE_EXTRATO
+                                                           : METRICS_ROUTE_OTHER,
+                             req->res.status, self->refusal, clock_us() - self->arrived_us);
     return 0;
 }
 
-api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool)
+api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool, metrics_t *metrics)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     api_handler_t *handler = (api_handler_t *)h2o_create_handler(pathconf, sizeof(*handler));
     handler->super.on_req = on_req;
     handler->pool = pool;
+    handler->metrics = metrics;
     handler->draining = 0;
     handler->last_request_at = 0;
     return handler;

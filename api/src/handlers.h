@@ -9,8 +9,9 @@
 
 typedef struct api_handler api_handler_t;
 
-/* Registers the single handler that serves every path of `hostconf`. */
-api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool);
+/* Registers the single handler that serves every path of `hostconf`;
+ * every response it sends is counted in `metrics` (NULL: none). */
+api_handler_t *handlers_register(h2o_hostconf_t *hostconf, db_pool_t *pool, metrics_t *metrics);
 
 /* From now on every response asks the client to close its connection, so
  * that nginx stops reusing its keep-alive connections to this replica. */

@@ -14,6 +14,7 @@
 #include "handlers.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics_http.h"
 
 /* Largest accepted request body; a valid one is under 100 bytes. Bigger
  * bodies get 413 from h2o without reaching the handler. */
@@ -41,6 +42,8 @@ typedef struct {
     h2o_socket_t *listener;
     db_pool_t *pool;
     api_handler_t *handler;
+    metrics_t metrics;                /* the registry, used only when metrics_server is on */
+    metrics_server_t *metrics_server; /* METRICS_LISTEN, or NULL */
 } server_t;
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -73,6 +76,27 @@ static int install_signals(void)
     return 0;
 }
 
+/* The metrics' gauges, read from the pool when a scrape renders them. */
+static void read_gauges(void *ctx, metrics_gauges_t *out)
+{
+    const server_t *srv = ctx;
+    out->pending = db_pool_pending(srv->pool);
+    out->queued = db_pool_queued(srv->pool);
+    out->max_pending = srv->cfg.max_pending;
+    out->connections_up = db_pool_connections_up(srv->pool);
+    out->connections = srv->cfg.db_connections;
+}
+
+/* METRICS_LISTEN: opened at once, before the database is up, so that a
+ * replica waiting for its database can be watched too. */
+static int server_start_metrics(server_t *srv)
+{
+    if (srv->cfg.metrics_listen == NULL)
+        return 0;
+    srv->metrics_server = metrics_server_start(srv->ctx.loop, srv->cfg.metrics_listen, &srv->metrics);
+    return srv->metrics_server != NULL ? 0 : -1;
+}
+
 static void server_start(server_t *srv)
 {
     h2o_config_init(&srv->globalconf);
@@ -88,8 +112,11 @@ static void server_start(server_t *srv)
         h2o_config_register_host(&srv->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 
     h2o_evloop_t *loop = h2o_evloop_create();
-    srv->pool = db_pool_create(loop, &srv->cfg);
-    srv->handler = handlers_register(hostconf, srv->pool);
+    metrics_init(&srv->metrics);
+    metrics_set_gauges(&srv->metrics, read_gauges, srv);
+    metrics_t *metrics = srv->cfg.metrics_listen != NULL ? &srv->metrics : NULL;
+    srv->pool = db_pool_create(loop, &srv->cfg, metrics);
+    srv->handler = handlers_register(hostconf, srv->pool, metrics);
     h2o_context_init(&srv->ctx, loop, &srv->globalconf);
     srv->accept_ctx.ctx = &srv->ctx;
     srv->accept_ctx.hosts = srv->globalconf.hosts;
@@ -147,6 +174,7 @@ static void server_drain(server_t *srv)
         server_turn(srv, 10);
     }
     db_pool_destroy(srv->pool);
+    metrics_server_stop(srv->metrics_server);
     LOG_I("%s: stopped", srv->cfg.name);
 }
 
@@ -179,6 +207,8 @@ int main(void)
         return 1;
     }
     server_start(&srv);
+    if (server_start_metrics(&srv) != 0)
+        return 1;
     if (!db_pool_is_up(srv.pool))
         LOG_I("%s: waiting for the database before listening", srv.cfg.name);
     while (!stop_requested && !db_pool_is_up(srv.pool))
