@@ -88,13 +88,17 @@ static void read_gauges(void *ctx, metrics_gauges_t *out)
 }
 
 /* METRICS_LISTEN: opened at once, before the database is up, so that a
- * replica waiting for its database can be watched too. */
-static int server_start_metrics(server_t *srv)
+ * replica waiting for its database can be watched too. Serving matters
+ * more than being watched: if it cannot be opened (e.g. the port is still
+ * held by a predecessor) the replica serves without it. */
+static void server_start_metrics(server_t *srv)
 {
     if (srv->cfg.metrics_listen == NULL)
-        return 0;
+        return;
     srv->metrics_server = metrics_server_start(srv->ctx.loop, srv->cfg.metrics_listen, &srv->metrics);
-    return srv->metrics_server != NULL ? 0 : -1;
+    if (srv->metrics_server == NULL)
+        LOG_W("%s: serving without metrics (METRICS_LISTEN=%s could not be opened)", srv->cfg.name,
+              srv->cfg.metrics_listen);
 }
 
 static void server_start(server_t *srv)
@@ -160,6 +164,8 @@ static void server_drain(server_t *srv)
         h2o_socket_close(srv->listener);
         listener_unlink(srv->cfg.listen);
     }
+    /* Its successor may bind the same address at once. */
+    metrics_server_stop(srv->metrics_server);
     handlers_start_draining(srv->handler);
 
     h2o_loop_t *loop = srv->ctx.loop;
@@ -174,7 +180,6 @@ static void server_drain(server_t *srv)
         server_turn(srv, 10);
     }
     db_pool_destroy(srv->pool);
-    metrics_server_stop(srv->metrics_server);
     LOG_I("%s: stopped", srv->cfg.name);
 }
 
@@ -207,8 +212,7 @@ int main(void)
         return 1;
     }
     server_start(&srv);
-    if (server_start_metrics(&srv) != 0)
-        return 1;
+    server_start_metrics(&srv);
     if (!db_pool_is_up(srv.pool))
         LOG_I("%s: waiting for the database before listening", srv.cfg.name);
     while (!stop_requested && !db_pool_is_up(srv.pool))

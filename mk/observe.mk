@@ -1,0 +1,16 @@
+# Observability (issue 14): Prometheus and the exporters beside the native
+# stack (observe/), and the metrics suite (tests/metrics).
+OBSERVE_PKGS := prometheus prometheus-nginx-exporter prometheus-postgres-exporter
+OBSERVE_FOR ?=
+
+.PHONY: observe metrics-test
+
+observe: ## Prometheus (127.0.0.1:9090) + nginx/PostgreSQL exporters beside a running stack; Ctrl-C stops (OBSERVE_FOR=secs: by itself)
+	scripts/deps.sh --only $(OBSERVE_PKGS)
+	observe/observe.sh $(if $(OBSERVE_FOR),--for $(OBSERVE_FOR),)
+
+metrics-test: all ## metrics suite on a fresh stack: exposition, counters vs traffic and PostgreSQL, Prometheus query, bad scrapes
+	scripts/deps.sh --only $(OBSERVE_PKGS) python3-prometheus-client
+	SUITE=tests/metrics scripts/integration.sh $(BUILD)/rinha-api -s
+
+TEST_EXTRA += metrics-test

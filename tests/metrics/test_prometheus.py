@@ -1,0 +1,93 @@
+"""A real Prometheus (Debian's) started by observe/observe.sh, the way
+`make observe` starts it, scrapes the running stack every second; the
+request rate it computes with PromQL matches the rate this test generated.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import REPO, PacedLoad, wait_until
+
+PROMETHEUS = "http://127.0.0.1:9090"
+RATE = 150         # requests/s generated
+LOAD_SECONDS = 10
+WINDOW = 6         # seconds of the PromQL rate() window, inside the load
+TOLERANCE = 0.10   # relative
+
+
+def query(promql, at=None):
+    params = {"query": promql}
+    if at is not None:
+        params["time"] = "%.3f" % at
+    with urllib.request.urlopen(PROMETHEUS + "/api/v1/query?" + urllib.parse.urlencode(params),
+                                timeout=5) as resp:
+        body = json.load(resp)
+    assert body["status"] == "success", body
+    return body["data"]["result"]
+
+
+def scalar(promql, at=None):
+    result = query(promql, at)
+    return float(result[0]["value"][1]) if result else None
+
+
+@pytest.fixture(scope="module")
+def prometheus():
+    env = dict(os.environ, OBSERVE_DATA=os.path.join(REPO, "var", "prometheus-test"))
+    subprocess.run(["rm", "-rf", env["OBSERVE_DATA"]], check=True)
+    proc = subprocess.Popen([os.path.join(REPO, "observe", "observe.sh"), "--for", "120"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "Prometheus console: http://127.0.0.1:9090" in line, line
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out
+        assert "observe: stopped" in out, out
+
+
+def targets_up():
+    ups = {(r["metric"]["job"], r["metric"].get("replica", "")): r["value"][1] for r in query("up")}
+    want = {("rinha-api", "api01"), ("rinha-api", "api02"), ("nginx", ""), ("postgres", "")}
+    return want <= set(ups) and all(ups[k] == "1" for k in want)
+
+
+def test_promql_request_rate_matches_the_generated_rate(prometheus):
+    assert wait_until(targets_up, 20, step=0.5), query("up")
+    # Also the exporters' series: nginx up, PostgreSQL reachable.
+    assert wait_until(lambda: scalar("nginx_up") == 1 and scalar("pg_up") == 1, 10, step=0.5)
+
+    load = PacedLoad(RATE, workers=6).start()
+    t_start = time.time()
+    mono_start = time.monotonic()
+    time.sleep(LOAD_SECONDS)
+    load.stop()
+    time.sleep(2.5)  # the last in-window scrape is stored
+
+    # The window [at - WINDOW, at] lies inside the load, a second from
+    # both its ends.
+    at = t_start + LOAD_SECONDS - 1
+    mono_at = mono_start + LOAD_SECONDS - 1
+    sent = len(load.latencies(mono_at - WINDOW, mono_at)) / WINDOW
+    seen = scalar('sum(rate(rinha_http_requests_total{job="rinha-api"}[%ds]))' % WINDOW, at)
+    nginx = scalar("sum(rate(nginx_http_requests_total[%ds]))" % WINDOW, at)
+    commits = scalar('sum(rate(pg_stat_database_xact_commit{datname="rinha"}[%ds]))' % WINDOW, at)
+    p99 = scalar('histogram_quantile(0.99, sum by (le) (rate(rinha_http_request_duration_seconds_bucket[%ds])))'
+                 % WINDOW, at)
+    print("\nrate generated %.1f/s; PromQL: replicas %.1f/s, nginx %.1f/s, PostgreSQL commits %.1f/s, "
+          "server p99 %.2f ms" % (sent, seen, nginx, commits or 0, (p99 or 0) * 1e3))
+    assert abs(sent - RATE) / RATE < 0.05, "the generator missed its own rate"
+    assert seen is not None and abs(seen - sent) / sent <= TOLERANCE
+    # nginx also counts the exporter's own stub_status requests (1/s).
+    assert nginx is not None and abs(nginx - sent) / sent <= TOLERANCE + 1.0 / sent
+    assert commits is not None and commits > 0
+    assert p99 is not None and 0 < p99 < 0.25
