@@ -3,7 +3,7 @@
 OBSERVE_PKGS := prometheus prometheus-nginx-exporter prometheus-postgres-exporter
 OBSERVE_FOR ?=
 
-.PHONY: observe metrics-test
+.PHONY: observe metrics-test observe-check
 
 observe: ## Prometheus (127.0.0.1:9090) + nginx/PostgreSQL exporters beside a running stack; Ctrl-C stops (OBSERVE_FOR=secs: by itself)
 	scripts/deps.sh --only $(OBSERVE_PKGS)
@@ -14,3 +14,14 @@ metrics-test: all ## metrics suite on a fresh stack: exposition, counters vs tra
 	SUITE=tests/metrics scripts/integration.sh $(BUILD)/rinha-api -s
 
 TEST_EXTRA += metrics-test
+
+# Cheap checks of the configurations (no stack, no engine): Prometheus's
+# promtool on observe/prometheus.yml, docker-compose on the observe override
+# (observe/compose.yml), and compose.yml alone still has no observe service.
+observe-check: ## promtool check config observe/prometheus.yml; the compose observe override validates
+	scripts/deps.sh --only $(OBSERVE_PKGS) docker-compose
+	promtool check config observe/prometheus.yml
+	docker-compose -f compose.yml -f observe/compose.yml --profile observe config -q
+	! grep -q 'profiles:' compose.yml
+
+TEST_EXTRA += observe-check
