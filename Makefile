@@ -82,7 +82,7 @@ integration-asan: asan ## the same suite against the sanitizer build
 # checks of the tooling itself go to `CHECK_TOOLS` (mk/check-tools.mk).
 TEST_EXTRA :=
 
-test: deps ## the bank's tests: format, lint, unit, integration (plain + sanitizer), compose-check, faults-quick, fuzz-quick, metrics-test
+test: deps ## the bank's tests: format, lint, unit, integration (plain + sanitizer), compose-check, faults-quick, fuzz-quick, metrics-test, observe-check
 	$(MAKE) format-check lint unit integration integration-asan $(TEST_EXTRA)
 
 lint: ## cppcheck and clang-tidy (.clang-tidy) over the C sources

@@ -3,7 +3,7 @@
 OBSERVE_PKGS := prometheus prometheus-nginx-exporter prometheus-postgres-exporter
 OBSERVE_FOR ?=
 
-.PHONY: observe metrics-test observe-check
+.PHONY: observe metrics-test observe-check observe-compose-test
 
 observe: ## Prometheus (127.0.0.1:9090) + nginx/PostgreSQL exporters beside a running stack; Ctrl-C stops (OBSERVE_FOR=secs: by itself)
 	scripts/deps.sh --only $(OBSERVE_PKGS)
@@ -25,3 +25,6 @@ observe-check: ## promtool check config observe/prometheus.yml; the compose obse
 	! grep -q 'profiles:' compose.yml
 
 TEST_EXTRA += observe-check
+
+observe-compose-test: ## compose.yml + observe/compose.yml (profile observe) built and run in the private dockerd: Prometheus sees every target (~2 min cached)
+	observe/compose-test.sh
