@@ -128,8 +128,9 @@ void metrics_round_trip(metrics_t *m, size_t nrequests, uint64_t rtt_us);
 
 /* A transaction of the round trip ended (its Sync came back, or the
  * connection was lost): `nrequests` requests of `kind`. A committed one is
- * observed in db_commit_requests, whose _count then equals the commits
- * PostgreSQL counts for the replicas (pg_stat_database.xact_commit). */
+ * observed in db_commit_requests, whose _count then grows as the commits
+ * PostgreSQL counts for the replicas (pg_stat_database.xact_commit), save
+ * for the few transactions of each (re)connect (counted in db_connects). */
 void metrics_transaction(metrics_t *m, metrics_tx_kind_t kind, size_t nrequests, metrics_tx_end_t end);
 
 /* A database connection's pipeline became ready (first connect or a
