@@ -38,6 +38,8 @@ from runinfo import compose_limits, machine
 import series
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reports", "tools"))
 import verdict  # noqa: E402  (reports/tools: the site and reports apply the same rules)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "observe"))
+import scrape  # noqa: E402  (observe/scrape.py: the replicas' /metrics, once a second)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The measured tree: the working tree, or with --rev a clean export of a
@@ -791,9 +793,77 @@ def new_run(stack, envelope):
     gen = series.GeneratorCPU()
     run = {"t0": time.time(), "gen": gen, "slices": [], "phases": []}
     run["sampler"] = series.Sampler(cpu_reader(stack, gen)).start()
+    run["scrape"] = scrape.Sampler().start()  # the stack's own view: the replicas' /metrics
     mach = machine()
     run["verdict_of"] = lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
     return run
+
+
+def server_series(samples, start_unix, wall_minus_mono=None):
+    """The optional `server_series` of summary.json from observe/scrape.py's
+    samples [(monotonic s, {replica: parsed /metrics or None})]: the stack's
+    own view of the run, t in seconds from start_unix (the CPU series' t0).
+    Returns (series or None, a sentence for the notes or None). None when no
+    replica's endpoint ever answered (METRICS_LISTEN off, a tree without
+    metrics): nothing is invented. In an interval where a replica did not
+    answer, the stack-wide figures are null (a partial sum would read as a
+    real drop) and `replicas` says how many answered."""
+    names = sorted({r for _, by in samples for r in by})
+    addrs = ", ".join("%s %s:%d" % (r, *scrape.REPLICAS[r]) if r in scrape.REPLICAS else r for r in names)
+    if not any(v is not None for _, by in samples for v in by.values()):
+        return None, ("Server-side series (observe/scrape.py): not recorded, the replicas' metrics endpoints (%s) never answered "
+                      "(METRICS_LISTEN off, e.g. API_ENV=METRICS_LISTEN=, or a tree without metrics)." % (addrs or "none sampled"))
+    if len(samples) < 2:
+        return None, "Server-side series (observe/scrape.py): not recorded, fewer than two samples."
+    raw = scrape.series(samples)
+    if wall_minus_mono is None:
+        wall_minus_mono = time.time() - time.monotonic()
+    t0 = samples[0][0] + wall_minus_mono - start_unix
+    seen = [sum(1 for r in names if a.get(r) is not None and b.get(r) is not None) for (_, a), (_, b) in zip(samples, samples[1:])]
+    full = [n == len(names) for n in seen]
+
+    def col(key, digits=3):
+        return [None if not ok or v is None else round(v, digits) for v, ok in zip(raw[key], full)]
+
+    out = {
+        "source": "observe/scrape.py: GET /metrics of %s, once a second" % addrs,
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_unix)),
+        "t": [round(t + t0, 2) for t in raw["t"]],
+        "dt": [round(b[0] - a[0], 3) for a, b in zip(samples, samples[1:])],
+        "replicas": seen,
+        "rps": col("requests_per_s", 1),
+        "p99_ms": col("p99_ms"),
+        "writes_per_commit": col("writes_per_commit", 2),
+        "queued": col("queued", 0),
+        "commits_per_s": col("commits_per_s", 1),
+        "errors_per_s": col("errors_per_s", 2),
+        "cpu": {r: [None if v is None else round(v, 3) for v in vs] for r, vs in raw["cpu"].items()},
+        "missed": raw["missed"],
+    }
+    partial = sum(1 for ok in full if not ok)
+    note = None
+    if partial:
+        note = ("Server-side series (observe/scrape.py): in %d of %d intervals a replica's metrics endpoint did not answer; "
+                "the stack-wide figures are null there (replicas: how many answered)." % (partial, len(full)))
+    return out, note
+
+
+def finish_scrape(run, start_unix):
+    """Stops the run's metrics sampler (while the stack is still up) and
+    returns (server_series, note); never raises: a run is not failed for it."""
+    sampler = run.get("scrape")
+    if sampler is None:
+        return None, None
+    try:
+        sampler.stop()
+        return server_series(sampler.samples, start_unix)
+    except Exception as e:  # noqa: BLE001  (the series is optional; the run's figures stand without it)
+        return None, "Server-side series (observe/scrape.py): not recorded, %s: %s." % (type(e).__name__, e)
+
+
+def add_note(s, note):
+    if note:
+        s["notes"] = ((s.get("notes") or "").rstrip() + " " + note).strip()
 
 
 def run_series(run, source):
@@ -821,6 +891,7 @@ def cmd_bench(a):
         ceiling = measure_ceiling(cfg, mix, stack)
         run["phases"].append({"name": "pgbench", "start_s": round(c0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
         timeseries = run_series(run, "wrk, 1-second slices")
+        srv, srv_note = finish_scrape(run, run["t0"])
     except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         stack.stop()
         die(str(e))
@@ -872,7 +943,9 @@ def cmd_bench(a):
         "generator": {"tool": "wrk", "cpu_s": round(sum(lv["generator"]["cpu_s"] for lv in levels), 3),
                       "window_s": round(sum(lv["services_window_s"] for lv in levels), 2), "threads": cfg["threads"]},
         "timeseries": timeseries,
+        "server_series": srv,
     }
+    add_note(s, srv_note)
     verdict.apply(s)
     d = run_dir(date, commit)
     write_summary(d, s)
@@ -970,6 +1043,7 @@ def cmd_k6(a):
         wall = time.time() - t0
         m1 = series.machine_busy_s()
         run["sampler"].stop()
+        srv, srv_note = finish_scrape(run, t0)
     finally:
         stack.stop()
     path = os.path.join(d, "summary.json")
@@ -986,6 +1060,8 @@ def cmd_k6(a):
         s["levels"][0]["services_window_s"] = round(wall, 1)
         s["levels"][0]["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
+    s["server_series"] = srv
+    add_note(s, srv_note)
     verdict.apply(s)
     if s.get("limited_by") == "generator":  # the script's notes cannot know whose ceiling it measured
         s["notes"] = (s.get("notes") or "") + ". GENERATOR-BOUND: the rates above are the load generator's ceiling, not the stack's (%s)" % (
