@@ -260,6 +260,30 @@ class Report(unittest.TestCase):
         self.assertEqual(page.count("Data of this chart"), 4)
         self.assertFalse("no-timeseries" in page)
 
+    def test_server_series_charts(self):
+        s = summary_fixture()
+        s["timeseries"] = series.build("wrk, 1-second slices", [{"t": 1, "dt": 1, "rps": 1000, "level": "c16"}], {"t": [], "cores": {}},
+                                       [{"name": "c16", "start_s": 0, "end_s": 5}], 1764354270)
+        s["server_series"], _ = bench.server_series(scrape_samples(), 1764354270.0, wall_minus_mono=1764354270.0 + 2 - 50.0)
+        page = self.check_page(s)
+        charts = re.findall(r'<svg[^>]*data-series="([\w-]+)" data-points="(\d+)"', page)
+        self.assertEqual(charts[-4:], [("server-rps", "3"), ("server-p99", "3"), ("server-db", "3"), ("server-batch", "3")])
+        self.assertIn("<h2>Over time: the stack's side</h2>", page)
+        self.assertIn('aria-label="3.0 s: p99 1.96"', page)
+        self.assertIn('aria-label="4.0 s: req/s –"', page, "a null is shown as not measured")
+        self.assertEqual(page.count("Data of this chart"), 1 + 4)  # the fixture load has req/s only
+        self.assertFalse("no-server-series" in page)
+        # the stack's charts come after the generator's
+        self.assertLess(page.index('data-series="rps"'), page.index('data-series="server-rps"'))
+
+    def test_no_server_series(self):
+        page = self.check_page(summary_fixture())
+        self.assertFalse("server-series" in page or "stack&#x27;s side" in page, "older runs: nothing new")
+        s = summary_fixture()
+        s["server_series"] = None
+        page = self.check_page(s)
+        self.assertTrue('id="no-server-series"' in page and 'data-series="server-' not in page)
+
     def test_no_time_series_is_said(self):
         page = self.check_page(fixture("reference-rinha-summary.json"))
         self.assertTrue('id="no-timeseries"' in page and "data-series=" not in page)
@@ -279,6 +303,84 @@ class Report(unittest.TestCase):
             if os.path.exists(p):
                 with open(p) as f:
                     self.check_page(json.load(f))
+
+
+def metrics_text(requests, fast, commits, writes, queued, errors, cpu):
+    """A replica's /metrics as observe/scrape.py reads it (cumulative)."""
+    return ("""rinha_http_requests_total{route="transacao",status="200"} %d
+rinha_http_request_duration_seconds_bucket{route="transacao",le="0.001"} %d
+rinha_http_request_duration_seconds_bucket{route="transacao",le="0.002"} %d
+rinha_http_request_duration_seconds_bucket{route="transacao",le="+Inf"} %d
+rinha_db_commit_requests_sum{kind="write"} %d
+rinha_db_commit_requests_count{kind="write"} %d
+rinha_http_errors_total{status="503",cause="queue_full"} %d
+rinha_db_queued %d
+process_cpu_seconds_total %f
+""" % (requests, fast, requests, requests, writes, commits, errors, queued, cpu))
+
+
+def scrape_samples():
+    """Four samples at monotonic 50..53 s: api02 misses the third; a fixture
+    of what bench.py's metrics sampler collects during a run."""
+    P = bench.scrape.parse
+    a1 = [P(metrics_text(0, 0, 0, 0, 0, 0, 1.0)), P(metrics_text(100, 50, 10, 80, 2, 0, 1.1)),
+          P(metrics_text(300, 150, 30, 240, 4, 1, 1.3)), P(metrics_text(600, 300, 60, 480, 0, 3, 1.6))]
+    a2 = [P(metrics_text(0, 0, 0, 0, 0, 0, 2.0)), P(metrics_text(100, 100, 10, 80, 1, 0, 2.1)),
+          None, P(metrics_text(500, 500, 50, 400, 0, 0, 2.5))]
+    return [(50.0 + i, {"api01": a1[i], "api02": a2[i]}) for i in range(4)]
+
+
+class ServerSeries(unittest.TestCase):
+    def test_shape_and_figures(self):
+        # monotonic 50 s is unix start + 2 s: t counts from the run's start like the CPU series
+        s, note = bench.server_series(scrape_samples(), 1764354270.0, wall_minus_mono=1764354270.0 + 2 - 50.0)
+        self.assertEqual(s["t"], [3.0, 4.0, 5.0])
+        self.assertEqual(s["dt"], [1.0, 1.0, 1.0])
+        self.assertEqual(s["start"], "2025-11-28T18:24:30Z")
+        self.assertEqual(s["replicas"], [2, 1, 1])
+        self.assertEqual(s["rps"], [200.0, None, None], "a partial sum is not the stack's figure")
+        self.assertEqual(s["writes_per_commit"], [8.0, None, None])
+        self.assertEqual(s["commits_per_s"], [20.0, None, None])
+        self.assertEqual(s["queued"], [3, None, None])
+        self.assertEqual(s["errors_per_s"], [0.0, None, None])
+        # 200 new answers: 150 at most 1 ms, 50 in (1, 2] ms: p99 = 1 + (198 - 150) / 50 ms
+        self.assertAlmostEqual(s["p99_ms"][0], 1.96)
+        self.assertEqual(s["cpu"], {"api01": [0.1, 0.2, 0.3], "api02": [0.1, None, None]})
+        self.assertEqual(s["missed"], 2)
+        self.assertIn("in 2 of 3 intervals", note)
+        self.assertIn("api01 127.0.0.1:9101", s["source"])
+        json.dumps(s, allow_nan=False)
+
+    def test_unreachable_endpoints_are_null_with_a_reason(self):
+        dead = [(50.0 + i, {"api01": None, "api02": None}) for i in range(5)]
+        s, note = bench.server_series(dead, 0.0)
+        self.assertIsNone(s)
+        self.assertIn("METRICS_LISTEN", note)
+        self.assertIn("127.0.0.1:9102", note)
+
+    def test_finish_scrape_never_fails_the_run(self):
+        class Broken:
+            samples = []
+
+            def stop(self):
+                raise OSError("boom")
+        s, note = bench.finish_scrape({"scrape": Broken()}, 0.0)
+        self.assertIsNone(s)
+        self.assertIn("boom", note)
+        self.assertEqual(bench.finish_scrape({}, 0.0), (None, None))
+        d = {"notes": "run."}
+        bench.add_note(d, note)
+        bench.add_note(d, None)
+        self.assertTrue(d["notes"].startswith("run. Server-side series"))
+
+    def test_live_sampler_without_endpoints(self):
+        # nothing listens on these ports: the sampler records misses, the series is null
+        sampler = bench.scrape.Sampler({"api01": ("127.0.0.1", 9), "api02": ("127.0.0.1", 9)}, interval=0.05).start()
+        import time
+        time.sleep(0.2)
+        s, note = bench.finish_scrape({"scrape": sampler}, time.time())
+        self.assertIsNone(s)
+        self.assertIn("never answered", note)
 
 
 class SingleVerdict(unittest.TestCase):

@@ -18,7 +18,8 @@ import verdict  # the single verdict and what limited the run (same folder)
 SERVICES = ["db", "api01", "api02", "nginx"]
 COLORS = {"p50": "#4e79a7", "p90": "#f28e2b", "p99": "#e15759", "max": "#9c755f",
           "db": "#4e79a7", "api01": "#59a14f", "api02": "#8cd17d", "nginx": "#f28e2b",
-          "rps": "#4e79a7", "limit": "#bab0ac", "generator": "#b07aa1", "errors": "#c62828", "machine": "#555555"}
+          "rps": "#4e79a7", "limit": "#bab0ac", "generator": "#b07aa1", "errors": "#c62828", "machine": "#555555",
+          "commits": "#76b7b2", "queued": "#edc948", "batch": "#af7aa1"}
 PHASE_FILL = ("#eef3f8", "#f7f1e8")
 
 
@@ -251,6 +252,41 @@ def timeseries_section(s, stamp):
     return "".join(p)
 
 
+def server_series_section(s, stamp):
+    """The stack's side over time (`server_series`: the replicas' own
+    /metrics, scraped once a second), drawn like the generator's view above
+    it. Nothing for runs recorded before it; a line when it was not recorded."""
+    if "server_series" not in s:
+        return ""
+    ss = s.get("server_series")
+    if not isinstance(ss, dict) or not ss.get("t"):
+        return ('<h2>Over time: the stack\'s side</h2><p class="empty" id="no-server-series">No server-side series for this run: '
+                'the replicas\' metrics endpoints did not answer (see the notes). Nothing here is interpolated.</p>')
+    t = ss["t"]
+    phases = (s.get("timeseries") or {}).get("phases") or []
+    cap = ("The replicas' own counters and histograms (%s), summed over both replicas per interval; t = seconds from %s, as the "
+           "generator's charts above. Null (a gap) where a replica did not answer." % (ss.get("source") or "?", ss.get("start") or "the start"))
+    p = ['<h2>Over time: the stack\'s side</h2><div class="series" id="server-series">']
+    p.append(figure(line_chart("server-rps", "The stack's side: requests per second (replicas' counters)", "req/s", t,
+                               [("req/s", COLORS["rps"], ss.get("rps") or [])], phases, digits=0),
+                    cap + " Every answer the replicas gave, whatever its status; beside the generator's req/s above, the same load seen from the server.", stamp))
+    p.append(figure(line_chart("server-p99", "The stack's side: p99 from the replicas' latency histogram", "ms", t,
+                               [("p99", COLORS["p99"], ss.get("p99_ms") or [])], phases),
+                    "From the request parsed to the answer written, inside a replica (no nginx, no network, no queueing in the generator): "
+                    "Prometheus's histogram_quantile over each interval's bucket increments, so its resolution is the buckets'.", stamp))
+    p.append(figure(line_chart("server-db", "The stack's side: database commits and errors per second", "per s", t,
+                               [("commits/s", COLORS["commits"], ss.get("commits_per_s") or []),
+                                ("503/504 per s", COLORS["errors"], ss.get("errors_per_s") or [])], phases, digits=1),
+                    "Transactions the replicas committed (reads and writes), and the answers they refused or timed out (503/504, every cause).", stamp))
+    p.append(figure(line_chart("server-batch", "The stack's side: writes per commit and queue depth", "requests", t,
+                               [("writes per commit", COLORS["batch"], ss.get("writes_per_commit") or []),
+                                ("queued", COLORS["queued"], ss.get("queued") or [])], phases),
+                    "Writes per commit: the average batch a write round trip settled in the interval (null: no write committed). "
+                    "Queued: requests waiting for a round trip at the sample's instant, both replicas.", stamp))
+    p.append("</div>")
+    return "".join(p)
+
+
 def compare_section(s, stamp):
     """make compare: the ratios B/A per level with their spread, each round."""
     c = s.get("compare")
@@ -398,6 +434,7 @@ def render(s, run_dir):
     p.append(compare_section(s, stamp))
     p.append(limits_section(s))
     p.append(timeseries_section(s, stamp))
+    p.append(server_series_section(s, stamp))
 
     # Throughput and latency.
     p.append("<h2>Throughput and latency per level</h2><div class=\"grid2\">")
