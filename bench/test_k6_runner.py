@@ -3,7 +3,8 @@
 installed here): k6/test/fake-k6 stands in for the binary, sending real
 requests to the confined stack and writing k6's CSV and a summary.json. The
 runner must measure the generator's CPU, turn the CSV into the per-second
-time series with its phase, sample the services' CPU, apply the verdicts and
+time series with its phase, sample the services' CPU and the replicas'
+metrics (server_series), apply the verdicts and
 archive summary.json and report.html, leaving k6's own files out of the archive.
 
   /usr/bin/python3 bench/test_k6_runner.py     (root; make k6-runner-test)
@@ -53,7 +54,14 @@ class K6Runner(unittest.TestCase):
         self.assertEqual(sorted(ts["cpu"]["cores"]), ["api01", "api02", "db", "generator", "machine", "nginx"])
         self.assertGreater(max(ts["cpu"]["cores"]["generator"]), 0)
         self.assertTrue(s["thresholds"]["passed"])
-        self.assertEqual(page.count("data-series="), 4)
+        # the stack's side: the replicas' /metrics sampled over the run count every request the fake k6 sent
+        ss = s["server_series"]
+        self.assertIsNotNone(ss, s.get("notes"))
+        self.assertEqual(ss["missed"], 0)
+        self.assertEqual(len(ss["t"]), len(ss["rps"]))
+        served = sum(r * d for r, d in zip(ss["rps"], ss["dt"]))
+        self.assertAlmostEqual(served, lv["requests"], delta=max(2, 0.01 * lv["requests"]))
+        self.assertEqual(page.count("data-series="), 4 + 4, "the generator's four charts and the stack's four")
 
 
 if __name__ == "__main__":
