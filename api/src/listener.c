@@ -136,6 +136,16 @@ int listener_open(const char *spec, const char *group)
     return open_tcp(spec);
 }
 
+void listener_accept(h2o_socket_t *listener, h2o_accept_ctx_t *ctx)
+{
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        h2o_accept(ctx, sock);
+    }
+}
+
 void listener_unlink(const char *spec)
 {
     if (strncmp(spec, UNIX_PREFIX, strlen(UNIX_PREFIX)) == 0)

@@ -49,16 +49,8 @@ typedef struct {
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     server_t *srv = listener->data;
-    if (err != NULL)
-        return;
-    /* Take a few connections per wake-up, as TFB does, without starving
-     * the rest of the loop. */
-    for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
-        h2o_accept(&srv->accept_ctx, sock);
-    }
+    if (err == NULL)
+        listener_accept(listener, &srv->accept_ctx);
 }
 
 static int install_signals(void)

@@ -74,14 +74,8 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     metrics_server_t *srv = listener->data;
-    if (err != NULL)
-        return;
-    for (int i = 0; i < 16; i++) {
-        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
-            break;
-        h2o_accept(&srv->accept_ctx, sock);
-    }
+    if (err == NULL)
+        listener_accept(listener, &srv->accept_ctx);
 }
 
 metrics_server_t *metrics_server_start(h2o_loop_t *loop, const char *spec, metrics_t *m)
