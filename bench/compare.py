@@ -2,7 +2,7 @@
 
   bench/bench.py compare A B [--quick] [--rounds N]
 
-Exports and builds both commits (git archive into var/bench-src/<commit>/),
+Exports and builds both commits of this repository (git archive into var/bench-src/<commit>/),
 then runs them in turn, A B A B ... (N rounds, default from k6/mix.json),
 each turn a fresh confined stack of that commit under the same wrk levels.
 A noisy shared machine drifts: interleaving spreads the drift over both

@@ -41,11 +41,7 @@ static void on_queue_timeout(h2o_timeout_entry_t *entry)
 
 int db_pool_is_up(const db_pool_t *pool)
 {
-    for (size_t i = 0; i < pool->nconns; i++) {
-        if (pool->conns[i].state == CONN_READY || pool->conns[i].state == CONN_BUSY)
-            return 1;
-    }
-    return 0;
+    return db_pool_connections_up(pool) > 0;
 }
 
 /* Nobody can serve the waiting queries soon: answer them now (never sent)
