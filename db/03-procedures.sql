@@ -76,6 +76,10 @@ BEGIN
        OR (chaves IS NOT NULL AND coalesce(array_length(chaves, 1), 0) <> n) THEN
         RAISE EXCEPTION 'transacoes_lote: arguments of different lengths';
     END IF;
+    -- What the table no longer CHECKs (01-schema.sql): tipo and valor.
+    IF p_tipos !~ '^[cd]*$' OR (0 < ALL (p_valores)) IS NOT TRUE THEN
+        RAISE EXCEPTION 'transacoes_lote: tipo must be c or d and valor positive';
+    END IF;
 
     -- Lock every client of the batch once, in ascending id order.
     SELECT array_agg(c.id ORDER BY c.id), array_agg(c.saldo ORDER BY c.id), array_agg(c.limite ORDER BY c.id)

@@ -15,6 +15,7 @@ from collections import Counter
 from conftest import (
     CLIENT_IDS,
     LIMITES,
+    assert_db_untouched,
     assert_error_response,
     assert_extrato_ok,
     assert_transacao_ok,
@@ -291,3 +292,33 @@ def test_statements_during_writes_are_consistent_snapshots(reset):
             reversed(plan[client_id])
         )
     _assert_db_saldo_matches_history()
+
+
+# --------------------------------------------------------------------------
+# (e) the procedures guard what the tables no longer CHECK (db/01-schema.sql)
+# --------------------------------------------------------------------------
+
+
+def test_procedures_refuse_bad_tipo_and_valor_by_themselves(reset):
+    """A caller that skips the API's validation still cannot store a
+    transaction of tipo 'x' or of valor <= 0: both procedures raise, and
+    nothing is written."""
+    bad_calls = [
+        "SELECT * FROM transacoes_lote('{1}', '{5}', 'x', '[\"abc\"]')",
+        "SELECT * FROM transacoes_lote('{1,2}', '{5,0}', 'cc', '[\"abc\",\"abc\"]')",
+        "SELECT * FROM transacoes_lote('{1}', '{-5}', 'd', '[\"abc\"]')",
+        "SELECT * FROM transacoes_lote('{1}', '{NULL}', 'c', '[\"abc\"]')",
+        "SELECT * FROM transacao(1, 5, 'x', 'abc')",
+        "SELECT * FROM transacao(1, 0, 'c', 'abc')",
+    ]
+    for sql in bad_calls:
+        try:
+            psql(sql)
+        except RuntimeError as e:
+            # The procedure's own message, not any error on the way.
+            assert "tipo must be c or d" in str(e) or "invalid tipo or valor" in str(e), e
+        else:
+            raise AssertionError("accepted: %s" % sql)
+    assert_db_untouched()
+    # And the guard lets the good ones through.
+    assert psql("SELECT r_status FROM transacoes_lote('{1,2}', '{5,7}', 'cd', '[\"a\",\"b\"]')") == [["0"], ["0"]]
