@@ -155,16 +155,19 @@ class Answer:
 
 
 class Load:
-    """Closed-loop load through nginx: `workers` threads, each on its own
-    keep-alive connection, sending the Rinha mix until stopped. Every
-    transaction has a unique descricao, so that the ledger check can find
-    each acknowledged one in the database exactly once."""
+    """Load through nginx: `workers` threads, each on its own keep-alive
+    connection, sending the Rinha mix until stopped; closed-loop, or paced
+    at `rate` requests/s in all (a worker that falls behind does not catch
+    up in a burst). Every transaction has a unique descricao, so that the
+    ledger check can find each acknowledged one in the database exactly
+    once."""
 
     ALPHABET = string.ascii_letters + string.digits
 
-    def __init__(self, workers=16, timeout=10.0, seed=None):
+    def __init__(self, workers=16, timeout=10.0, seed=None, rate=None):
         self.workers = workers
         self.timeout = timeout
+        self.period = workers / rate if rate else 0.0  # of each worker
         self.rng_seed = seed if seed is not None else random.randrange(1 << 30)
         self.answers = []
         self._lock = threading.Lock()
@@ -224,7 +227,12 @@ class Load:
         rng = random.Random(self.rng_seed * 1000 + worker)
         conn = http.client.HTTPConnection(HOST, PORT, timeout=self.timeout)
         seq, mine = 0, []
+        next_at = time.monotonic() + worker * self.period / self.workers
         while not self._stop.is_set():
+            if self.period:
+                if self._stop.wait(max(0.0, next_at - time.monotonic())):
+                    break
+                next_at = max(next_at + self.period, time.monotonic() - self.period)
             mine.append(self._one(conn, rng, worker, seq))
             seq += 1
             if mine[-1].status == 0:
