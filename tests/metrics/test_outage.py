@@ -4,25 +4,11 @@ rinha_db_connects_total) and every request refused meanwhile counted as a
 503 with its cause (rinha_http_errors_total{status="503",cause="db_down"}),
 equal to what the clients received."""
 
-import os
-import subprocess
-
-from conftest import REPO, REPLICAS, delta, fetch_metrics, samples, scrape_all, send_all, value, wait_until
-
-PGDATA = os.path.join(REPO, "var", "pgdata")
-
-
-def pg_ctl(*args):
-    bindir = sorted(d for d in (os.path.join("/usr/lib/postgresql", v, "bin")
-                                for v in os.listdir("/usr/lib/postgresql")) if os.path.isdir(d))[-1]
-    subprocess.run(["runuser", "-u", "postgres", "--", os.path.join(bindir, "pg_ctl"), "-D", PGDATA,
-                    "-l", os.path.join(REPO, "var", "log", "postgres.log"), "-w", "-t", "30", *args],
-                   check=True, stdout=subprocess.DEVNULL, timeout=60)
+from conftest import REPLICAS, delta, pg_ctl, scrape, scrape_all, send_all, total, wait_until
 
 
 def connections_up(name):
-    status, _, body = fetch_metrics(REPLICAS[name])
-    return status == 200 and value(samples(body), "rinha_db_connections_up") == 1
+    return total(scrape(REPLICAS[name]), "rinha_db_connections_up") == 1
 
 
 def test_outage_counted_by_cause_and_reconnects_counted():

@@ -13,9 +13,8 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, PacedLoad, wait_until
+from conftest import REPO, Load, latencies, wait_until
 
-PROMETHEUS = "http://127.0.0.1:9090"
 RATE = 150         # requests/s generated
 LOAD_SECONDS = 10
 WINDOW = 6         # seconds of the PromQL rate() window, inside the load
@@ -23,19 +22,17 @@ TOLERANCE = 0.10   # relative
 
 
 def query(promql, at=None):
-    params = {"query": promql}
-    if at is not None:
-        params["time"] = "%.3f" % at
-    with urllib.request.urlopen(PROMETHEUS + "/api/v1/query?" + urllib.parse.urlencode(params),
+    """The instant vector as {(job, replica): value}, or the value of a
+    single-sample result."""
+    params = {"query": promql, **({"time": "%.3f" % at} if at else {})}
+    with urllib.request.urlopen("http://127.0.0.1:9090/api/v1/query?" + urllib.parse.urlencode(params),
                                 timeout=5) as resp:
-        body = json.load(resp)
-    assert body["status"] == "success", body
-    return body["data"]["result"]
+        result = json.load(resp)["data"]["result"]
+    return {(r["metric"].get("job"), r["metric"].get("replica")): float(r["value"][1]) for r in result}
 
 
 def scalar(promql, at=None):
-    result = query(promql, at)
-    return float(result[0]["value"][1]) if result else None
+    return next(iter(query(promql, at).values()), None)
 
 
 @pytest.fixture(scope="module")
@@ -51,40 +48,31 @@ def prometheus():
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
-        assert proc.returncode == 0, out
-        assert "observe: stopped" in out, out
-
-
-def targets_up():
-    ups = {(r["metric"]["job"], r["metric"].get("replica", "")): r["value"][1] for r in query("up")}
-    want = {("rinha-api", "api01"), ("rinha-api", "api02"), ("nginx", ""), ("postgres", "")}
-    return want <= set(ups) and all(ups[k] == "1" for k in want)
+        assert proc.returncode == 0 and "observe: stopped" in out, out
 
 
 def test_promql_request_rate_matches_the_generated_rate(prometheus):
-    assert wait_until(targets_up, 20, step=0.5), query("up")
-    # Also the exporters' series: nginx up, PostgreSQL reachable.
-    assert wait_until(lambda: scalar("nginx_up") == 1 and scalar("pg_up") == 1, 10, step=0.5)
+    # Every target up: both replicas, nginx's and PostgreSQL's exporters and what they reach.
+    want = {("rinha-api", "api01"): 1, ("rinha-api", "api02"): 1, ("nginx", None): 1, ("postgres", None): 1}
+    assert wait_until(lambda: query("up") == want and scalar("nginx_up") == scalar("pg_up") == 1, 20, step=0.5), \
+        query("up")
 
-    load = PacedLoad(RATE, workers=6).start()
-    t_start = time.time()
-    mono_start = time.monotonic()
+    load = Load(workers=6, rate=RATE).start()
+    t_start, mono_start = time.time(), time.monotonic()
     time.sleep(LOAD_SECONDS)
     load.stop()
     time.sleep(2.5)  # the last in-window scrape is stored
 
-    # The window [at - WINDOW, at] lies inside the load, a second from
-    # both its ends.
-    at = t_start + LOAD_SECONDS - 1
-    mono_at = mono_start + LOAD_SECONDS - 1
-    sent = len(load.latencies(mono_at - WINDOW, mono_at)) / WINDOW
+    # The window [at - WINDOW, at] lies inside the load, a second from both its ends.
+    at, mono_at = t_start + LOAD_SECONDS - 1, mono_start + LOAD_SECONDS - 1
+    sent = len(latencies(load, mono_at - WINDOW, mono_at)) / WINDOW
     seen = scalar('sum(rate(rinha_http_requests_total{job="rinha-api"}[%ds]))' % WINDOW, at)
     nginx = scalar("sum(rate(nginx_http_requests_total[%ds]))" % WINDOW, at)
     commits = scalar('sum(rate(pg_stat_database_xact_commit{datname="rinha"}[%ds]))' % WINDOW, at)
     p99 = scalar('histogram_quantile(0.99, sum by (le) (rate(rinha_http_request_duration_seconds_bucket[%ds])))'
                  % WINDOW, at)
     print("\nrate generated %.1f/s; PromQL: replicas %.1f/s, nginx %.1f/s, PostgreSQL commits %.1f/s, "
-          "server p99 %.2f ms" % (sent, seen, nginx, commits or 0, (p99 or 0) * 1e3))
+          "server p99 %.2f ms" % (sent, seen or 0, nginx or 0, commits or 0, (p99 or 0) * 1e3))
     assert abs(sent - RATE) / RATE < 0.05, "the generator missed its own rate"
     assert seen is not None and abs(seen - sent) / sent <= TOLERANCE
     # nginx also counts the exporter's own stub_status requests (1/s).
