@@ -1,32 +1,21 @@
 """Samples the replicas' Prometheus endpoints (METRICS_LISTEN) once a second
 during a run and turns the samples into per-second series from the stack's
-side: requests/s, server-side p99, batch size, queue depth, commits/s,
-errors/s and each replica's CPU. Python 3 standard library only.
+side. Python 3 standard library only. For a load tool (bench/bench.py):
 
-For a load tool (bench/bench.py, k6 runs) to keep what was scraped:
+    sampler = Sampler().start()     # before the load
+    series = sampler.stop()         # after it: {"t": [...seconds since the
+        # first sample...], "requests_per_s", "p99_ms", "writes_per_commit",
+        # "queued", "commits_per_s", "errors_per_s": [...],
+        # "cpu": {"api01": [...cores...], "api02": [...]}, "missed": N}
 
-    from observe.scrape import Sampler          # or sys.path + "import scrape"
-    sampler = Sampler().start()                 # before the load
-    ...                                         # the load
-    series = sampler.stop()                     # after it: a dict of lists
-
-    series == {"t": [...seconds since start...], "requests_per_s": [...],
-               "p99_ms": [...], "writes_per_commit": [...], "queued": [...],
-               "commits_per_s": [...], "errors_per_s": [...],
-               "cpu": {"api01": [...cores...], "api02": [...]}}
-
-Each list has one value per interval between two consecutive samples (None
-where nothing happened, e.g. no request: no p99). A replica that cannot be
-reached in a sample is left out of that interval's sums, and counted in
-`series["missed"]`. `python3 observe/scrape.py SECONDS` prints the series of
-a live stack as JSON.
+One value per interval between two consecutive samples (None where nothing
+happened, e.g. no request: no p99). A replica that did not answer a sample
+is left out of that interval's sums and counted in "missed".
 """
 
 import http.client
-import json
 import math
 import re
-import sys
 import threading
 import time
 
@@ -101,38 +90,33 @@ def scrape(addr, timeout=0.9):
 
 def series(samples):
     """Per-interval series from [(t, {replica: parsed sample or None})]."""
-    out = {"t": [], "requests_per_s": [], "p99_ms": [], "writes_per_commit": [], "queued": [],
-           "commits_per_s": [], "errors_per_s": [], "cpu": {}, "missed": 0}
     names = sorted({r for _, by in samples for r in by})
-    for r in names:
-        out["cpu"][r] = []
-    t0 = samples[0][0] if samples else 0.0
+    out = {"t": [], "requests_per_s": [], "p99_ms": [], "writes_per_commit": [], "queued": [],
+           "commits_per_s": [], "errors_per_s": [], "cpu": {r: [] for r in names}, "missed": 0}
     for (ta, a), (tb, b) in zip(samples, samples[1:]):
         dt = tb - ta
         both = [r for r in names if a.get(r) is not None and b.get(r) is not None]
         out["missed"] += len(names) - len(both)
 
-        def d(name, **labels):
-            return sum(total(b[r], name, **labels) - total(a[r], name, **labels) for r in both)
+        def d(name, among=both, **labels):
+            return sum(total(b[r], name, **labels) - total(a[r], name, **labels) for r in among)
 
-        out["t"].append(round(tb - t0, 3))
-        out["requests_per_s"].append(d("rinha_http_requests_total") / dt)
-        diff = {}
+        latency = {}
         for r in both:
-            ba, bb = buckets(a[r], "rinha_http_request_duration_seconds"), buckets(b[r], "rinha_http_request_duration_seconds")
-            for le, v in bb.items():
-                diff[le] = diff.get(le, 0.0) + v - ba.get(le, 0.0)
-        p99 = quantile(0.99, diff)
+            before = buckets(a[r], "rinha_http_request_duration_seconds")
+            for le, v in buckets(b[r], "rinha_http_request_duration_seconds").items():
+                latency[le] = latency.get(le, 0.0) + v - before.get(le, 0.0)
+        p99 = quantile(0.99, latency)
+        writes = d("rinha_db_commit_requests_count", kind="write")
+        out["t"].append(round(tb - samples[0][0], 3))
+        out["requests_per_s"].append(d("rinha_http_requests_total") / dt)
         out["p99_ms"].append(None if p99 is None else p99 * 1e3)
-        commits = d("rinha_db_commit_requests_count", kind="write")
-        out["writes_per_commit"].append(d("rinha_db_commit_requests_sum", kind="write") / commits if commits else None)
+        out["writes_per_commit"].append(d("rinha_db_commit_requests_sum", kind="write") / writes if writes else None)
         out["queued"].append(sum(total(b[r], "rinha_db_queued") for r in both))
         out["commits_per_s"].append(d("rinha_db_commit_requests_count") / dt)
         out["errors_per_s"].append(d("rinha_http_errors_total") / dt)
         for r in names:
-            ok = r in both
-            cpu = (total(b[r], "process_cpu_seconds_total") - total(a[r], "process_cpu_seconds_total")) / dt if ok else None
-            out["cpu"][r].append(cpu)
+            out["cpu"][r].append(d("process_cpu_seconds_total", among=[r]) / dt if r in both else None)
     return out
 
 
@@ -173,10 +157,3 @@ class Sampler:
         self.sample_once()
         return series(self.samples)
 
-
-if __name__ == "__main__":
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-    s = Sampler().start()
-    time.sleep(seconds)
-    json.dump(s.stop(), sys.stdout, indent=1)
-    print()
