@@ -8,38 +8,32 @@ deploy.resources.limits, for every tool that needs them.
 
 bench/runinfo.py imports compose_limits() and parse_memory_mb() from here,
 so the native benchmark's cgroups and the archived runs read the same split.
-Python 3 standard library plus Debian's python3-yaml (imported only when a
-file is read, so that a caller can report its absence).
+Needs Debian's python3-yaml, imported only when a file is read, so that a
+caller can report its absence.
 """
 
 import os
 import re
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMPOSE = os.path.join(REPO, "compose.yml")
-# The Rinha's envelope: the limits of all services summed.
-CPU_MAX, MEM_MAX_MB = Decimal("1.5"), 550
-REQUIRED = ("db", "api01", "api02", "nginx")
+COMPOSE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "compose.yml")
+CPU_MAX, MEM_MAX_MB = Decimal("1.5"), 550  # the Rinha's envelope: all services' limits summed
 
 
-def load(path=COMPOSE, env=None):
+def load(path=COMPOSE, env=os.environ):
     """The compose file as compose reads it: ${VAR} and ${VAR:-default}
-    interpolated from env (default os.environ), then parsed."""
+    interpolated from env, then parsed."""
     import yaml  # Debian's python3-yaml
 
-    env = os.environ if env is None else env
     with open(path) as f:
-        text = f.read()
-    text = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: env.get(m.group(1)) or (m.group(2) or ""), text)
+        text = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: env.get(m.group(1)) or (m.group(2) or ""), f.read())
     return yaml.safe_load(text)
 
 
-def raw_limits(doc):
-    """{service: the deploy.resources.limits mapping as written, or None}."""
-    return {name: (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits")
-            for name, svc in (doc.get("services") or {}).items()}
+def limits_of(svc):
+    """A service's deploy.resources.limits mapping ({} if absent)."""
+    return (((svc or {}).get("deploy") or {}).get("resources") or {}).get("limits") or {}
 
 
 def parse_memory_mb(v):
@@ -55,69 +49,45 @@ def compose_limits(path=COMPOSE):
     """{service: {"cpus": float or None, "memory_mb": float or None}} (None
     where absent). Raises ImportError without python3-yaml."""
     out = {}
-    for name, lim in raw_limits(load(path)).items():
-        lim = lim or {}
+    for name, svc in load(path)["services"].items():
+        lim = limits_of(svc)
         out[name] = {"cpus": float(lim["cpus"]) if "cpus" in lim else None,
                      "memory_mb": round(parse_memory_mb(lim["memory"]), 1) if "memory" in lim else None}
     return out
 
 
-def strict_limits(name, lim):
-    """(cpus, MB, errors) of one service under the Rinha's rules: a positive
-    cpus and a memory written in MB ("40MB"), as the official test reads it."""
-    if not isinstance(lim, dict):
-        return Decimal(0), 0, ["%s: no deploy.resources.limits" % name]
-    errors = []
-    try:
-        cpus = Decimal(str(lim.get("cpus")))
-        if not cpus > 0:
-            raise InvalidOperation
-    except InvalidOperation:
-        errors.append("%s: deploy.resources.limits.cpus is missing or not a positive number (%r)" % (name, lim.get("cpus")))
-        cpus = Decimal(0)
-    m = re.fullmatch(r"(\d+)MB", str(lim.get("memory")))
-    mb = int(m.group(1)) if m else 0
-    if mb <= 0:
-        errors.append('%s: deploy.resources.limits.memory must be written in MB, like "40MB" (got %r)'
-                      % (name, lim.get("memory")))
-    return cpus, mb, errors
-
-
-def layout_errors(services):
-    """The native run's layout, which the stack relies on: host networking,
-    public image names, health checks, nginx after healthy replicas."""
-    errors = ["service %s is missing" % n for n in REQUIRED if n not in services]
-    for name, svc in services.items():
-        if (svc or {}).get("network_mode") != "host":
-            errors.append("%s: network_mode must be host (the layout of the native run)" % name)
-        if not (svc or {}).get("image"):
-            errors.append("%s: no image: (the public name it is published as)" % name)
-    for name in ("db", "api01", "api02"):
-        if name in services and not (services[name] or {}).get("healthcheck"):
-            errors.append("%s: no healthcheck" % name)
-    dep = (services.get("nginx") or {}).get("depends_on") or {}
-    for name in ("api01", "api02"):
-        if not isinstance(dep, dict) or (dep.get(name) or {}).get("condition") != "service_healthy":
-            errors.append("nginx: must depend on %s with condition service_healthy" % name)
-    return errors
-
-
 def check(path):
-    """Prints each service's limits and the sums; returns the list of rule
-    violations (empty: the file keeps the envelope and the layout)."""
-    doc = load(path)
-    errors = layout_errors(doc.get("services") or {})
+    """Prints each service's limits and the sums; returns the violations of
+    the Rinha's rules (every service limited, cpus positive, memory written
+    in MB as the official test reads it, the sums within the envelope) and
+    of the layout the stack relies on (host networking, public image names,
+    health checks, nginx after healthy replicas)."""
+    services = load(path).get("services") or {}
+    errors = ["service %s is missing" % n for n in ("db", "api01", "api02", "nginx") if n not in services]
     cpu_sum, mem_sum = Decimal(0), 0
-    for name, lim in raw_limits(doc).items():
-        cpus, mb, errs = strict_limits(name, lim)
-        errors += errs
+    for name, svc in services.items():
+        svc, lim = svc or {}, limits_of(svc)
+        if svc.get("network_mode") != "host":
+            errors.append("%s: network_mode must be host (the layout of the native run)" % name)
+        if not svc.get("image"):
+            errors.append("%s: no image: (the public name it is published as)" % name)
+        if name in ("db", "api01", "api02") and not svc.get("healthcheck"):
+            errors.append("%s: no healthcheck" % name)
+        cpus = Decimal(str(lim["cpus"])) if re.fullmatch(r"\d*\.?\d+", str(lim.get("cpus"))) else Decimal(0)
+        m = re.fullmatch(r"(\d+)MB", str(lim.get("memory")))
+        mb = int(m.group(1)) if m else 0
+        if not (cpus > 0 and mb > 0):
+            errors.append('%s: deploy.resources.limits needs cpus > 0 and memory in MB, like "40MB" (got %r)'
+                          % (name, lim))
         cpu_sum, mem_sum = cpu_sum + cpus, mem_sum + mb
         print("compose-check: %-6s cpus %-5s memory %dMB" % (name, cpus, mb))
     print("compose-check: total  cpus %s / %s, memory %dMB / %dMB" % (cpu_sum, CPU_MAX, mem_sum, MEM_MAX_MB))
-    if cpu_sum > CPU_MAX:
-        errors.append("the CPU limits sum to %s, over the envelope of %s" % (cpu_sum, CPU_MAX))
-    if mem_sum > MEM_MAX_MB:
-        errors.append("the memory limits sum to %dMB, over the envelope of %dMB" % (mem_sum, MEM_MAX_MB))
+    if cpu_sum > CPU_MAX or mem_sum > MEM_MAX_MB:
+        errors.append("the limits sum to %s CPU / %dMB, over the envelope" % (cpu_sum, mem_sum))
+    dep = (services.get("nginx") or {}).get("depends_on")
+    for name in ("api01", "api02"):
+        if not isinstance(dep, dict) or (dep.get(name) or {}).get("condition") != "service_healthy":
+            errors.append("nginx: must depend on %s with condition service_healthy" % name)
     return errors
 
 
