@@ -5,7 +5,8 @@
 # system PostgreSQL, no dockerd with its bridge): the project starts its own.
 #
 #   scripts/deps.sh [PKG...]          the base set, plus PKG...
-#   scripts/deps.sh --only PKG...     only PKG... (a component's own needs)
+#   scripts/deps.sh --only PKG...     only PKG... (a component's own needs,
+#                                     e.g. chromium for the site's browser test)
 set -euo pipefail
 
 packages=(
@@ -17,8 +18,6 @@ packages=(
     cppcheck clang-format clang-tidy clang libclang-rt-14-dev  # lint, fuzzing (libFuzzer)
     wrk nodejs python3-yaml                               # load (faults, bench), k6 checks, compose.yml reading
 )
-# Extra packages a component needs only for itself (e.g. chromium for the
-# site's browser test) can be passed as arguments.
 if [ "${1:-}" = --only ]; then
     packages=("${@:2}")
 else
@@ -27,14 +26,10 @@ fi
 
 missing=()
 for p in "${packages[@]}"; do
-    # nginx-light is a transitional package on some releases: any nginx will do.
-    if [ "$p" = nginx-light ] && command -v nginx >/dev/null 2>&1; then
-        continue
-    fi
-    # Any Node.js on the PATH will do for the k6 script checks.
-    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then
-        continue
-    fi
+    case "$p" in
+        nginx-light) command -v nginx >/dev/null && continue ;; # transitional on some releases: any nginx will do
+        nodejs) command -v node >/dev/null && continue ;;       # any Node.js will do for the k6 script checks
+    esac
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
