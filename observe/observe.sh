@@ -1,21 +1,20 @@
 #!/usr/bin/env bash
-# Prometheus and the exporters beside the native stack (make observe):
-# prometheus-nginx-exporter on nginx's stub_status socket, prometheus-
-# postgres-exporter on PostgreSQL's socket, and Prometheus scraping them and
-# both replicas (observe/prometheus.yml) every second, all on 127.0.0.1. It
-# does not start the stack: run it beside `make run` or a benchmark, before
-# or after the stack comes up (targets show as down meanwhile).
+# Prometheus and the exporters beside the stack, all on 127.0.0.1 (make
+# observe natively; the `observe` service of observe/compose.yml in compose):
+# prometheus-nginx-exporter on nginx's stub_status socket (:9113),
+# prometheus-postgres-exporter on PostgreSQL's socket (:9187), and Prometheus
+# (:9090) scraping them and both replicas (:9101, :9102) every second as
+# observe/prometheus.yml says. It does not start the stack: run it beside
+# `make run` or a benchmark, before or after the stack comes up (targets show
+# as down meanwhile).
 #
 #   observe/observe.sh              until Ctrl-C (or SIGTERM)
 #   observe/observe.sh --for SECS   stop by itself after SECS seconds
 #
-# Prometheus console http://127.0.0.1:9090, its data in var/prometheus
-# (OBSERVE_DATA), logs in var/log/. Ports: 9090 (Prometheus), 9113 (nginx
-# exporter), 9187 (PostgreSQL exporter); the replicas serve 9101 and 9102.
+# Prometheus's data in var/prometheus (OBSERVE_DATA), logs in var/log/.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-RUN_DIR=/run/rinha
 LOGS=$repo/var/log
 DATA=${OBSERVE_DATA:-$repo/var/prometheus}
 PROMETHEUS=127.0.0.1:9090
@@ -30,11 +29,11 @@ case "${1:-}" in
     *) echo "usage: $0 [--for SECONDS]" >&2; exit 2 ;;
 esac
 
-for bin in prometheus prometheus-nginx-exporter prometheus-postgres-exporter; do
+for bin in prometheus prometheus-nginx-exporter prometheus-postgres-exporter curl; do
     command -v "$bin" >/dev/null || die "$bin not found (run: make observe, which installs it)"
 done
 for port in 9090 9113 9187; do
-    if ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then die "port $port is already in use"; fi
+    if (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then die "port $port is already in use"; fi
 done
 mkdir -p "$DATA" "$LOGS"
 
@@ -49,16 +48,15 @@ stop() {
 trap stop EXIT
 trap 'exit 0' INT TERM
 
-# The exporter retries nginx for as long as it takes (the stack may come
-# later), once a second.
-prometheus-nginx-exporter -nginx.scrape-uri "unix:$RUN_DIR/nginx-status.sock:/stub_status" \
+# The exporter retries nginx, once a second, for as long as it takes.
+prometheus-nginx-exporter -nginx.scrape-uri "unix:/run/rinha/nginx-status.sock:/stub_status" \
     -nginx.retries 1000000 -nginx.retry-interval 1s -web.listen-address 127.0.0.1:9113 \
     >>"$LOGS/nginx-exporter.log" 2>&1 &
 pids+=($!)
 # As the OS user root, mapped to the role postgres (db/pg_ident.conf); on the
 # database postgres, so that its own queries never count in rinha's
 # statistics (pg_stat_database is cluster-wide anyway).
-DATA_SOURCE_NAME="host=$RUN_DIR user=postgres dbname=postgres sslmode=disable" \
+DATA_SOURCE_NAME="host=/run/rinha user=postgres dbname=postgres sslmode=disable" \
     prometheus-postgres-exporter --web.listen-address=127.0.0.1:9187 \
     --extend.query-path="$repo/observe/postgres-queries.yaml" --log.level=warn \
     >>"$LOGS/postgres-exporter.log" 2>&1 &
@@ -68,11 +66,11 @@ prometheus --config.file="$repo/observe/prometheus.yml" --storage.tsdb.path="$DA
 pids+=($!)
 
 for ((i = 0; i < 300; i++)); do
-    curl -sf -o /dev/null --max-time 1 "http://$PROMETHEUS/-/ready" && break
     kill -0 "${pids[2]}" 2>/dev/null || die "Prometheus exited: see $LOGS/prometheus.log"
+    curl -sf -o /dev/null --max-time 1 "http://$PROMETHEUS/-/ready" && break
     sleep 0.1
 done
-curl -sf -o /dev/null --max-time 1 "http://$PROMETHEUS/-/ready" || die "Prometheus not ready in 30 s: see $LOGS/prometheus.log"
+[ "$i" -lt 300 ] || die "Prometheus not ready in 30 s: see $LOGS/prometheus.log"
 say "Prometheus console: http://$PROMETHEUS (targets: http://$PROMETHEUS/targets; queries: README.md, Observability)"
 say "data in $DATA, logs in $LOGS; $([ "$lifetime" -gt 0 ] && echo "stopping in $lifetime s" || echo "Ctrl-C stops")"
 
