@@ -118,9 +118,9 @@ cmd_base_image() {
     mkdir -p "$root"
     debootstrap --variant=minbase bookworm "$root" "$mirror" >"$repo/var/log/debootstrap.log" 2>&1 ||
         die "debootstrap failed: see var/log/debootstrap.log"
-    # What the official image carries besides the packages: the same apt
-    # sources (bookworm, -updates, -security), no service starts inside
-    # builds, no docs or man pages (the "slim" part), apt caches cleaned.
+    # What the official image carries that builds rely on: the same apt
+    # sources (bookworm, -updates, -security) and no service starts inside
+    # builds. (Not its trimmed docs and locales: only its size differs.)
     {
         echo "Types: deb"
         echo "URIs: $mirror"
@@ -131,29 +131,10 @@ cmd_base_image() {
             print "Suites: bookworm-security"; print "Components: main";
             print "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"; exit }'
     } >"$root/etc/apt/sources.list.d/debian.sources"
-    rm -f "$root/etc/apt/sources.list"
+    rm -rf "$root/etc/apt/sources.list" "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin \
+        "$root"/var/lib/apt/lists/* "$root"/var/log/* "$root"/tmp/*
     printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
     chmod 0755 "$root/usr/sbin/policy-rc.d"
-    cat >"$root/etc/dpkg/dpkg.cfg.d/docker-slim" <<'EOF'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/locale/*
-EOF
-    cat >"$root/etc/apt/apt.conf.d/docker-clean" <<'EOF'
-DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
-Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";
-Acquire::Languages "none";
-EOF
-    find "$root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete 2>/dev/null || true
-    rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
-        "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* \
-        "$root"/var/log/* "$root"/tmp/* "$root"/root/.bash_history
     # /dev, /proc and /sys are provided by the engine.
     tar -C "$root" --numeric-owner --exclude=./dev/* --exclude=./proc/* --exclude=./sys/* -c . |
         "$DOCKER" import --change 'CMD ["bash"]' - "$BASE_IMAGE" >/dev/null
