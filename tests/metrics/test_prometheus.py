@@ -78,4 +78,5 @@ def test_promql_request_rate_matches_the_generated_rate(prometheus):
     # nginx also counts the exporter's own stub_status requests (1/s).
     assert nginx is not None and abs(nginx - sent) / sent <= TOLERANCE + 1.0 / sent
     assert commits is not None and commits > 0
+    assert (scalar("pg_stat_wal_wal_sync") or 0) > 0, "no WAL series: observe/postgres-queries.yaml"
     assert p99 is not None and 0 < p99 < 0.25
