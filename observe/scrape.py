@@ -68,11 +68,8 @@ def quantile(q, cumulative):
         if count >= rank:
             if math.isinf(le):
                 return prev_le  # as Prometheus: the highest finite bound
-            if count == prev_count:
-                return le
-            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)
+            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)  # prev_count < rank
         prev_le, prev_count = le, count
-    return prev_le
 
 
 def scrape(addr, timeout=0.9):
