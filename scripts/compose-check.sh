@@ -5,7 +5,7 @@
 #     (memory written in MB), and the sums stay within the Rinha envelope:
 #     1.5 CPU and 550MB. Also: host networking, a healthcheck on db and on
 #     both replicas, nginx started after healthy replicas.
-#  3. The submission file that `make submission` writes validates too.
+#  3. The submission's file that `make submission` writes passes 1 and 2 too.
 # Installs docker-compose (and only it) when it is missing.
 #
 #   scripts/compose-check.sh [compose file]
@@ -27,17 +27,14 @@ $out"
 # it (interpolated).
 /usr/bin/python3 "$repo/scripts/envelope.py" check "$file"
 
-# 3. The submission's file (images only, no build sections) must be valid
-# too; it is generated into a scratch folder, not into build/.
+# 3. The submission's file (images only, no build sections) passes the same
+# checks; it is generated into a scratch folder, not into build/.
 if [ "$file" = "$repo/compose.yml" ]; then
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     SUBMISSION_DIR=$tmp SOURCE_URL=${SOURCE_URL:-https://example.invalid/source} "$repo/scripts/compose-submission.sh" >/dev/null
-    sub=$(ls -d "$tmp"/*/)
-    out=$("$compose" -f "$sub/docker-compose.yml" config -q 2>&1) ||
-        die "the submission's docker-compose.yml is invalid:
-$out"
-    grep -q 'build:' "$sub/docker-compose.yml" && die "the submission's docker-compose.yml still builds images"
-    "$0" "$sub/docker-compose.yml" >/dev/null || die "the submission's docker-compose.yml fails the checks above"
+    sub=$(ls -d "$tmp"/*/)docker-compose.yml
+    if grep -q 'build:' "$sub"; then die "the submission's docker-compose.yml still builds images"; fi
+    "$0" "$sub" >/dev/null || die "the submission's docker-compose.yml fails the checks above"
 fi
 echo "compose-check: OK"
