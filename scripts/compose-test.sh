@@ -15,8 +15,7 @@
 # answers GET /clientes/1/extrato with 200 within 40 s; checks each
 # container's cgroup carries the CPU quota and memory limit compose.yml
 # declares. test: runs the integration suite (tests/integration) against it
-# and reports each container's peak memory and CPU, none OOM-killed or
-# restarted. observe: sends 300 requests, then Prometheus must see its four
+# and reports each container's peak memory, none OOM-killed or restarted. observe: sends 300 requests, then Prometheus must see its four
 # targets up, PostgreSQL reachable and the requests counted. Last, tears
 # everything down, stops dockerd, and checks the machine is as it was
 # (containers, networks, links, firewall rules, forwarding sysctls, mounts).
@@ -144,13 +143,13 @@ cgroup_dir() {
     echo "$mnt$rel"
 }
 declared=$(/usr/bin/python3 scripts/envelope.py limits compose.yml) # "service cpus memory_MB" lines
-declare -A CPU_DIR MEM_DIR CPU0
+declare -A MEM_DIR
 note "cgroups (declared in compose.yml -> seen in the running container):"
 bad=0
 while read -r svc cpus mb; do
     pid=$("$DOCKER" inspect -f '{{.State.Pid}}' "$("${COMPOSE[@]}" ps -q "$svc")")
     cpu=$(cgroup_dir "$pid" cpu) mem=$(cgroup_dir "$pid" memory)
-    CPU_DIR[$svc]=$(cgroup_dir "$pid" cpuacct) MEM_DIR[$svc]=$mem
+    MEM_DIR[$svc]=$mem
     if [ -f "$cpu/cpu.cfs_quota_us" ]; then
         quota=$(cat "$cpu/cpu.cfs_quota_us") period=$(cat "$cpu/cpu.cfs_period_us") limit=$(cat "$mem/memory.limit_in_bytes")
     else
@@ -188,10 +187,6 @@ if [ "$mode" = observe ]; then
     exit 0
 fi
 
-cpu_ns() { # CPU time a cgroup has used
-    if [ -f "$1/cpuacct.usage" ]; then cat "$1/cpuacct.usage"; else awk '$1 == "usage_usec" { print $2 * 1000 }' "$1/cpu.stat"; fi
-}
-for svc in "${!CPU_DIR[@]}"; do CPU0[$svc]=$(cpu_ns "${CPU_DIR[$svc]}"); done
 volume=$("$DOCKER" volume inspect -f '{{.Mountpoint}}' rinha_run)
 t=$(now)
 set +e
@@ -199,16 +194,13 @@ PGHOST=$volume PGUSER=rinha PGDATABASE=rinha RINHA_URL=http://127.0.0.1:$PORT \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "${@:2}" 2>&1 | tee "$LOGDIR/pytest.log"
 rc=$?
 set -e
-suite=$(secs "$t" "$(now)")
-note "integration suite: $(tail -n 1 "$LOGDIR/pytest.log") ($suite s)"
+note "integration suite: $(tail -n 1 "$LOGDIR/pytest.log") ($(secs "$t" "$(now)") s)"
 
-note "memory (cgroup peak since start, page cache included) and CPU during the integration suite:"
+note "after the suite (memory: the cgroup's peak since start, page cache included):"
 for svc in db api01 api02 nginx; do
     peak=$(cat "${MEM_DIR[$svc]}/memory.max_usage_in_bytes" 2>/dev/null || cat "${MEM_DIR[$svc]}/memory.peak")
-    used=$(($(cpu_ns "${CPU_DIR[$svc]}") - CPU0[$svc]))
     state=$("$DOCKER" inspect -f '{{.State.OOMKilled}} {{.RestartCount}} {{.State.Running}}' "$("${COMPOSE[@]}" ps -q "$svc")")
-    note "$(awk -v s="$svc" -v p="$peak" -v u="$used" -v d="$suite" -v st="$state" 'BEGIN {
-        printf "  %-6s peak %6.1f MiB  cpu %5.2f s (%4.1f%% of the suite)  oomkilled/restarts/running: %s", s, p / 1048576, u / 1e9, 100 * u / 1e9 / d, st }')"
+    note "$(printf '  %-6s peak %s MiB  oomkilled/restarts/running: %s' "$svc" "$((peak / 1048576))" "$state")"
     [ "$state" = "false 0 true" ] || { rc=1; say "$svc was OOM-killed, restarted or stopped"; }
 done
 [ "$rc" = 0 ] || die "the integration suite failed against the compose stack"
