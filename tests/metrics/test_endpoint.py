@@ -27,8 +27,8 @@ def test_exposition_parses_with_prometheus_parser(replica):
     assert status == 200
     assert ctype == "text/plain; version=0.0.4; charset=utf-8"
     types = {f.name: f.type for f in text_string_to_metric_families(body)}
-    assert {n: types.get(n) for k, names in FAMILIES.items() for n in names.split()} == \
-        {n: k for k, names in FAMILIES.items() for n in names.split()}
+    want = {name: kind for kind, names in FAMILIES.items() for name in names.split()}
+    assert {name: types.get(name) for name in want} == want
 
 
 def test_metrics_only_on_the_metrics_listener():
