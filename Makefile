@@ -18,11 +18,12 @@ SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 
 SRCS     := $(wildcard $(SRC_DIR)/*.c)
 HDRS     := $(wildcard $(SRC_DIR)/*.h)
+TEST_HDRS := $(wildcard api/tests/*.h)
 LIB_SRCS := $(filter-out $(SRC_DIR)/main.c,$(SRCS))
 UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
 BATCH_SRCS := api/tests/test_db_batch.c $(SRC_DIR)/db_batch.c
 METRICS_SRCS := api/tests/test_metrics.c $(SRC_DIR)/metrics.c
-C_FILES  := $(SRCS) $(HDRS) $(wildcard api/tests/*.c api/fuzz/*.c)
+C_FILES  := $(SRCS) $(HDRS) $(TEST_HDRS) $(wildcard api/tests/*.c api/fuzz/*.c)
 
 .PHONY: all asan deps run test unit integration integration-asan lint format format-check clean help
 
@@ -36,22 +37,22 @@ $(BUILD)/rinha-api: $(SRCS) $(HDRS) Makefile | $(BUILD)
 $(BUILD)/rinha-api-asan: $(SRCS) $(HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) $(PKG_CFLAGS) $(SRCS) -o $@ $(PKG_LIBS)
 
-$(BUILD)/test_request: $(UNIT_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_request: $(UNIT_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) -I$(SRC_DIR) $(UNIT_SRCS) -o $@ $(shell pkg-config --cflags --libs check jansson)
 
-$(BUILD)/test_request-asan: $(UNIT_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_request-asan: $(UNIT_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) -I$(SRC_DIR) $(UNIT_SRCS) -o $@ $(shell pkg-config --cflags --libs check jansson)
 
-$(BUILD)/test_db_batch: $(BATCH_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_db_batch: $(BATCH_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -I$(SRC_DIR) $(BATCH_SRCS) -o $@ $(shell pkg-config --cflags --libs check) $(PKG_LIBS)
 
-$(BUILD)/test_db_batch-asan: $(BATCH_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_db_batch-asan: $(BATCH_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) $(PKG_CFLAGS) -I$(SRC_DIR) $(BATCH_SRCS) -o $@ $(shell pkg-config --cflags --libs check) $(PKG_LIBS)
 
-$(BUILD)/test_metrics: $(METRICS_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_metrics: $(METRICS_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) -I$(SRC_DIR) $(METRICS_SRCS) -o $@ $(shell pkg-config --cflags --libs check)
 
-$(BUILD)/test_metrics-asan: $(METRICS_SRCS) $(HDRS) Makefile | $(BUILD)
+$(BUILD)/test_metrics-asan: $(METRICS_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) -I$(SRC_DIR) $(METRICS_SRCS) -o $@ $(shell pkg-config --cflags --libs check)
 
 $(BUILD):

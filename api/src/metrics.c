@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -156,42 +157,37 @@ static void put_seconds(writer_t *w, uint64_t us)
     put(w, "%" PRIu64 ".%06" PRIu64 "\n", us / 1000000u, us % 1000000u);
 }
 
-/* One histogram's lines; `labels` is "" or `key="value",` (with the comma). */
-static void put_time_hist(writer_t *w, const char *name, const char *labels, const metrics_time_hist_t *h)
+/* One histogram's lines; `labels` is "" or `key="value",` (with the comma).
+ * Its sum is microseconds, printed as seconds, when `sum_is_us`; else a
+ * plain count. */
+static void put_hist(writer_t *w, const char *name, const char *labels, const uint64_t *counts,
+                     const char *const *le, size_t buckets, uint64_t sum, bool sum_is_us)
 {
     uint64_t cum = 0;
-    for (size_t i = 0; i < METRICS_TIME_BUCKETS; i++) {
-        cum += h->counts[i];
-        put(w, "%s_bucket{%sle=\"%s\"} %" PRIu64 "\n", name, labels, time_le_label[i], cum);
+    for (size_t i = 0; i < buckets; i++) {
+        cum += counts[i];
+        put(w, "%s_bucket{%sle=\"%s\"} %" PRIu64 "\n", name, labels, le[i], cum);
     }
-    size_t n = strlen(labels);
     /* The labels without their trailing comma, in braces, or nothing. */
-    if (n > 0)
-        put(w, "%s_sum{%.*s} ", name, (int)(n - 1), labels);
+    size_t n = strlen(labels);
+    const char *open = n > 0 ? "{" : "", *close = n > 0 ? "}" : "";
+    int len = n > 0 ? (int)n - 1 : 0;
+    put(w, "%s_sum%s%.*s%s ", name, open, len, labels, close);
+    if (sum_is_us)
+        put_seconds(w, sum);
     else
-        put(w, "%s_sum ", name);
-    put_seconds(w, h->sum_us);
-    if (n > 0)
-        put(w, "%s_count{%.*s} %" PRIu64 "\n", name, (int)(n - 1), labels, cum);
-    else
-        put(w, "%s_count %" PRIu64 "\n", name, cum);
+        put(w, "%" PRIu64 "\n", sum);
+    put(w, "%s_count%s%.*s%s %" PRIu64 "\n", name, open, len, labels, close, cum);
+}
+
+static void put_time_hist(writer_t *w, const char *name, const char *labels, const metrics_time_hist_t *h)
+{
+    put_hist(w, name, labels, h->counts, time_le_label, METRICS_TIME_BUCKETS, h->sum_us, true);
 }
 
 static void put_size_hist(writer_t *w, const char *name, const char *labels, const metrics_size_hist_t *h)
 {
-    uint64_t cum = 0;
-    for (size_t i = 0; i < METRICS_SIZE_BUCKETS; i++) {
-        cum += h->counts[i];
-        put(w, "%s_bucket{%sle=\"%s\"} %" PRIu64 "\n", name, labels, size_le_label[i], cum);
-    }
-    size_t n = strlen(labels);
-    if (n > 0) {
-        put(w, "%s_sum{%.*s} %" PRIu64 "\n", name, (int)(n - 1), labels, h->sum);
-        put(w, "%s_count{%.*s} %" PRIu64 "\n", name, (int)(n - 1), labels, cum);
-    } else {
-        put(w, "%s_sum %" PRIu64 "\n", name, h->sum);
-        put(w, "%s_count %" PRIu64 "\n", name, cum);
-    }
+    put_hist(w, name, labels, h->counts, size_le_label, METRICS_SIZE_BUCKETS, h->sum, false);
 }
 
 static void render_http(writer_t *w, const metrics_t *m)

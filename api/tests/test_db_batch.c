@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db_batch.h"
+#include "unit.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -277,9 +278,5 @@ static Suite *db_batch_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(db_batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    RUN_SUITES(db_batch_suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "unit.h"
 
 /* Renders `m` into a malloc'd string. */
 static char *render(metrics_t *m)
@@ -38,6 +39,27 @@ static double sample(const char *text, const char *series)
     ck_abort_msg("no sample %s", series);
     return -1;
 }
+
+/* One expected sample: the series (name and labels) and its value. */
+typedef struct {
+    const char *series;
+    double value;
+} want_t;
+
+static void expect_samples(const char *text, const want_t *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double got = sample(text, want[i].series);
+        ck_assert_msg(got == want[i].value, "%s is %g, expected %g", want[i].series, got, want[i].value);
+    }
+}
+
+/* EXPECT_SAMPLES(text, {series, value}, ...): each series has its value. */
+#define EXPECT_SAMPLES(text, ...)                                                                            \
+    do {                                                                                                     \
+        const want_t want_[] = {__VA_ARGS__};                                                                \
+        expect_samples((text), want_, sizeof(want_) / sizeof(want_[0]));                                     \
+    } while (0)
 
 static int count_lines_starting(const char *text, const char *prefix)
 {
@@ -74,11 +96,11 @@ START_TEST(test_requests_by_route_and_status)
     metrics_request_done(&m, METRICS_ROUTE_OTHER, 418, METRICS_CAUSE_NONE, 100);
     metrics_request_done(&m, METRICS_ROUTES, 200, METRICS_CAUSE_NONE, 100); /* out of range: ignored */
     char *t = render(&m);
-    ck_assert_double_eq(sample(t, "rinha_http_requests_total{route=\"transacao\",status=\"200\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_http_requests_total{route=\"transacao\",status=\"422\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_http_requests_total{route=\"extrato\",status=\"404\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_http_requests_total{route=\"other\",status=\"other\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_http_requests_total{route=\"extrato\",status=\"200\"}"), 0);
+    EXPECT_SAMPLES(t, {"rinha_http_requests_total{route=\"transacao\",status=\"200\"}", 2},
+                   {"rinha_http_requests_total{route=\"transacao\",status=\"422\"}", 1},
+                   {"rinha_http_requests_total{route=\"extrato\",status=\"404\"}", 1},
+                   {"rinha_http_requests_total{route=\"other\",status=\"other\"}", 1},
+                   {"rinha_http_requests_total{route=\"extrato\",status=\"200\"}", 0});
     ck_assert_str_eq(metrics_status_label(499), "499");
     ck_assert_str_eq(metrics_status_label(0), "other");
     free(t);
@@ -95,10 +117,10 @@ START_TEST(test_errors_by_status_and_cause)
     metrics_request_done(&m, METRICS_ROUTE_TRANSACAO, 504, METRICS_CAUSE_CONN_LOST, 5);
     metrics_request_done(&m, METRICS_ROUTE_TRANSACAO, 200, METRICS_CAUSE_CONN_LOST, 5); /* not an error */
     char *t = render(&m);
-    ck_assert_double_eq(sample(t, "rinha_http_errors_total{status=\"503\",cause=\"max_pending\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_http_errors_total{status=\"503\",cause=\"rolled_back\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_http_errors_total{status=\"504\",cause=\"conn_lost\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_http_errors_total{status=\"503\",cause=\"conn_lost\"}"), 0);
+    EXPECT_SAMPLES(t, {"rinha_http_errors_total{status=\"503\",cause=\"max_pending\"}", 2},
+                   {"rinha_http_errors_total{status=\"503\",cause=\"rolled_back\"}", 1},
+                   {"rinha_http_errors_total{status=\"504\",cause=\"conn_lost\"}", 1},
+                   {"rinha_http_errors_total{status=\"503\",cause=\"conn_lost\"}", 0});
     ck_assert_int_eq(count_lines_starting(t, "rinha_http_errors_total{status=\"503\",cause=\"none\"}"), 0);
     free(t);
 }
@@ -114,13 +136,13 @@ START_TEST(test_time_histogram_buckets_are_inclusive_and_cumulative)
     metrics_queued(&m, 1000);    /* 1 ms */
     metrics_queued(&m, 9000000); /* beyond 2.5 s: +Inf only */
     char *t = render(&m);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"5e-05\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"0.0001\"}"), 3);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"0.0005\"}"), 3);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"0.001\"}"), 4);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"2.5\"}"), 4);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_bucket{le=\"+Inf\"}"), 5);
-    ck_assert_double_eq(sample(t, "rinha_db_queue_wait_seconds_count"), 5);
+    EXPECT_SAMPLES(t, {"rinha_db_queue_wait_seconds_bucket{le=\"5e-05\"}", 2},
+                   {"rinha_db_queue_wait_seconds_bucket{le=\"0.0001\"}", 3},
+                   {"rinha_db_queue_wait_seconds_bucket{le=\"0.0005\"}", 3},
+                   {"rinha_db_queue_wait_seconds_bucket{le=\"0.001\"}", 4},
+                   {"rinha_db_queue_wait_seconds_bucket{le=\"2.5\"}", 4},
+                   {"rinha_db_queue_wait_seconds_bucket{le=\"+Inf\"}", 5},
+                   {"rinha_db_queue_wait_seconds_count", 5});
     /* 0 + 50 + 51 + 1000 + 9000000 us, printed exactly */
     ck_assert_ptr_nonnull(strstr(t, "\nrinha_db_queue_wait_seconds_sum 9.001101\n"));
     free(t);
@@ -143,21 +165,18 @@ START_TEST(test_round_trips_and_commits)
     metrics_db_connected(&m);
     metrics_db_failed(&m);
     char *t = render(&m);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_bucket{le=\"1\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_bucket{le=\"2\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_bucket{le=\"4\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_bucket{le=\"256\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_bucket{le=\"512\"}"), 3);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_requests_sum"), 304);
-    ck_assert_double_eq(sample(t, "rinha_db_round_trip_seconds_count"), 3);
-    ck_assert_double_eq(sample(t, "rinha_db_commit_requests_count{kind=\"read\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_commit_requests_count{kind=\"write\"}"), 2);
-    ck_assert_double_eq(sample(t, "rinha_db_commit_requests_sum{kind=\"write\"}"), 301);
-    ck_assert_double_eq(sample(t, "rinha_db_commit_requests_bucket{kind=\"write\",le=\"2\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_rollbacks_total{kind=\"write\"}"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_unknown_total"), 1);
-    ck_assert_double_eq(sample(t, "rinha_db_connects_total"), 2);
-    ck_assert_double_eq(sample(t, "rinha_db_connection_failures_total"), 1);
+    EXPECT_SAMPLES(t, {"rinha_db_round_trip_requests_bucket{le=\"1\"}", 1},
+                   {"rinha_db_round_trip_requests_bucket{le=\"2\"}", 1},
+                   {"rinha_db_round_trip_requests_bucket{le=\"4\"}", 2},
+                   {"rinha_db_round_trip_requests_bucket{le=\"256\"}", 2},
+                   {"rinha_db_round_trip_requests_bucket{le=\"512\"}", 3},
+                   {"rinha_db_round_trip_requests_sum", 304}, {"rinha_db_round_trip_seconds_count", 3},
+                   {"rinha_db_commit_requests_count{kind=\"read\"}", 1},
+                   {"rinha_db_commit_requests_count{kind=\"write\"}", 2},
+                   {"rinha_db_commit_requests_sum{kind=\"write\"}", 301},
+                   {"rinha_db_commit_requests_bucket{kind=\"write\",le=\"2\"}", 1},
+                   {"rinha_db_rollbacks_total{kind=\"write\"}", 1}, {"rinha_db_unknown_total", 1},
+                   {"rinha_db_connects_total", 2}, {"rinha_db_connection_failures_total", 1});
     free(t);
 }
 END_TEST
@@ -182,11 +201,8 @@ START_TEST(test_gauges_are_read_at_render_time)
     size_t pending = 7;
     metrics_set_gauges(&m, fake_gauges, &pending);
     t = render(&m);
-    ck_assert_double_eq(sample(t, "rinha_db_pending"), 7);
-    ck_assert_double_eq(sample(t, "rinha_db_queued"), 6);
-    ck_assert_double_eq(sample(t, "rinha_db_max_pending"), 1024);
-    ck_assert_double_eq(sample(t, "rinha_db_connections_up"), 1);
-    ck_assert_double_eq(sample(t, "rinha_metrics_scrapes_total"), 2);
+    EXPECT_SAMPLES(t, {"rinha_db_pending", 7}, {"rinha_db_queued", 6}, {"rinha_db_max_pending", 1024},
+                   {"rinha_db_connections_up", 1}, {"rinha_metrics_scrapes_total", 2});
     free(t);
 }
 END_TEST
@@ -249,9 +265,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    RUN_SUITES(metrics_suite());
 }

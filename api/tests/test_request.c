@@ -10,6 +10,7 @@
  * reported instead of silently hitting a string literal's terminator.
  */
 #include "request.h"
+#include "unit.h"
 
 #include <check.h>
 #include <inttypes.h>
@@ -870,11 +871,5 @@ static Suite *util_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(route_suite());
-    srunner_add_suite(sr, body_suite());
-    srunner_add_suite(sr, util_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    RUN_SUITES(route_suite(), body_suite(), util_suite());
 }
