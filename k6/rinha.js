@@ -16,31 +16,44 @@
 // rates. Every parameter comes from k6/mix.json (shared with the local bench).
 import http from 'k6/http';
 import { check } from 'k6';
-import { Counter, Rate } from 'k6/metrics';
-import { loadFunctions, loadMix, loadScenarios, timeScale, dur, buildSummary, textSummary } from './lib.js';
+import { MIX, BASE, SCALE, TREND_STATS, dur, metrics, buildSummary, summaryOutputs } from './lib.js';
 
-const MIX = loadMix(open('./mix.json'), open('../db/clientes.csv'));
-const BASE = (__ENV.BASE_URL || 'http://127.0.0.1:9999').replace(/\/$/, '');
-const SCALE = timeScale(__ENV.TIME_SCALE);
+// The load phase: one request per arrival (k6/lib.js).
+export { debitos, creditos, extratos } from './lib.js';
+
 const PARAMS = { headers: MIX.headers };
-const LOAD_S = Math.max(1, Math.round(MIX.load.ramp_s * SCALE)) + Math.max(1, Math.round(MIX.load.constant_s * SCALE));
-const LOAD = loadFunctions({ http: http, check: check, Counter: Counter, Rate: Rate }, MIX, BASE);
+const L = MIX.load;
+const LOAD_S = Math.max(1, Math.round(L.ramp_s * SCALE)) + Math.max(1, Math.round(L.constant_s * SCALE));
 
-const validationScenario = {
-  executor: 'shared-iterations',
-  exec: 'validacao',
-  vus: 1,
-  iterations: 1,
-  maxDuration: dur(MIX.load.validation_s * 6),
-  tags: { phase: 'validation' },
+const scenarios = {
+  validacao: { executor: 'shared-iterations', exec: 'validacao', vus: 1, iterations: 1, maxDuration: dur(L.validation_s * 6), tags: { phase: 'validation' } },
 };
+// The three load scenarios of the official test, after the validations:
+// ramping arrival rates start_rate -> rate over ramp_s, then rate for
+// constant_s; TIME_SCALE scales the durations, never the rates.
+Object.keys(L.rates).forEach(function (kind) {
+  scenarios[kind] = {
+    executor: 'ramping-arrival-rate',
+    exec: kind,
+    startTime: dur(L.validation_s),
+    startRate: L.start_rate,
+    timeUnit: '1s',
+    preAllocatedVUs: L.pre_allocated_vus,
+    maxVUs: L.max_vus,
+    stages: [
+      { target: L.rates[kind], duration: dur(L.ramp_s * SCALE) },
+      { target: L.rates[kind], duration: dur(L.constant_s * SCALE) },
+    ],
+    tags: { phase: 'load' },
+  };
+});
 
 export const options = {
-  scenarios: Object.assign({ validacao: validationScenario }, loadScenarios(MIX, SCALE, dur(MIX.load.validation_s))),
+  scenarios: scenarios,
   // The concurrent validation steps: up to 25 requests at once to one host.
   batch: 25,
   batchPerHost: 25,
-  summaryTrendStats: ['avg', 'min', 'med', 'p(50)', 'p(90)', 'p(95)', 'p(98)', 'p(99)', 'max'],
+  summaryTrendStats: TREND_STATS,
   thresholds: {
     // The SLA: 98% of responses under 250 ms (and 98% both expected and fast).
     'http_req_duration{phase:load}': ['p(' + MIX.sla.percentile + ')<' + MIX.sla.latency_ms],
@@ -54,155 +67,93 @@ export const options = {
   },
 };
 
-function url(id, what) {
-  return BASE + '/clientes/' + id + '/' + what;
+function post(id, body) {
+  return ['POST', BASE + '/clientes/' + id + '/transacoes', JSON.stringify(body), PARAMS];
 }
 
-function json(res) {
+function get(id) {
+  return ['GET', BASE + '/clientes/' + id + '/extrato', null, PARAMS];
+}
+
+function json(r) {
   try {
-    return res.json();
+    return r.json();
   } catch (e) {
     return null;
   }
 }
 
-function post(id, body) {
-  return ['POST', url(id, 'transacoes'), JSON.stringify(body), PARAMS];
-}
-
-function get(id) {
-  return ['GET', url(id, 'extrato'), null, PARAMS];
-}
-
-// A check predicate that fails instead of throwing on a malformed answer.
-function safe(f) {
-  return function () {
-    try {
-      return !!f.apply(null, arguments);
-    } catch (e) {
-      return false;
-    }
-  };
-}
-
-function allStatus(responses, statuses) {
-  return responses.every(function (r) {
-    return statuses.indexOf(r.status) >= 0;
+// Checks each response k with f(response, clients[k], its parsed body); a
+// malformed answer fails the check instead of throwing.
+function checkEach(responses, clients, name, f) {
+  responses.forEach(function (r, k) {
+    check(r, {
+      [name]: function () {
+        try {
+          return !!f(r, clients[k], json(r));
+        } catch (e) {
+          return false;
+        }
+      },
+    });
   });
 }
 
-function first(b, i) {
-  return b && b.ultimas_transacoes && b.ultimas_transacoes[i];
-}
-
-function isTx(t, descricao, tipo, valor) {
-  return !!t && t.descricao === descricao && t.tipo === tipo && t.valor === valor;
+// Whether statement b's transaction i is the validation's `descricao` of 1.
+function isTx(b, i, descricao, tipo) {
+  const t = b.ultimas_transacoes[i];
+  return !!t && t.descricao === descricao && t.tipo === tipo && t.valor === 1;
 }
 
 // The validation phase, in the official order.
 export function validacao() {
-  LOAD.metrics.inconsistencies.add(0);
-  LOAD.metrics.unexpected.add(0);
-  const c1 = MIX.clients[0];
-  const n = 25;
-  let i;
+  metrics.inconsistencies.add(0);
+  metrics.unexpected.add(0);
+  const cs = MIX.clients;
+  const c1 = [cs[0]];
+  const all200 = (rs) => rs.every((r) => r.status === 200);
+  const times = (n, x) => new Array(n).fill(x);
 
-  // 25 concurrent debits of 1 on client 1, then the -25 check.
-  const debits = [];
-  for (i = 0; i < n; i++) debits.push(post(c1.id, { valor: 1, tipo: 'd', descricao: 'validacao' }));
-  check(http.batch(debits), { '25 concurrent debits: all 200': (rs) => allStatus(rs, [200]) });
-  let e = http.get(url(c1.id, 'extrato'), PARAMS);
-  check(e, { 'after 25 debits: extrato total -25': safe((r) => r.status === 200 && json(r).saldo.total === -n) });
-
-  // 25 concurrent credits of 1, then the 0 check.
-  const credits = [];
-  for (i = 0; i < n; i++) credits.push(post(c1.id, { valor: 1, tipo: 'c', descricao: 'validacao' }));
-  check(http.batch(credits), { '25 concurrent credits: all 200': (rs) => allStatus(rs, [200]) });
-  e = http.get(url(c1.id, 'extrato'), PARAMS);
-  check(e, { 'after 25 credits: extrato total 0': safe((r) => r.status === 200 && json(r).saldo.total === 0) });
+  // 25 concurrent debits of 1 on client 1, then the -25 check; 25 concurrent credits, then the 0 check.
+  check(http.batch(times(25, post(cs[0].id, { valor: 1, tipo: 'd', descricao: 'validacao' }))), { '25 concurrent debits: all 200': all200 });
+  checkEach(http.batch([get(cs[0].id)]), c1, 'after 25 debits: extrato total -25', (r, c, b) => r.status === 200 && b.saldo.total === -25);
+  check(http.batch(times(25, post(cs[0].id, { valor: 1, tipo: 'c', descricao: 'validacao' }))), { '25 concurrent credits: all 200': all200 });
+  checkEach(http.batch([get(cs[0].id)]), c1, 'after 25 credits: extrato total 0', (r, c, b) => r.status === 200 && b.saldo.total === 0);
 
   // The per-client checks, the five clients in parallel (one batch per step).
-  const cs = MIX.clients;
-  const each = function (f) {
-    return http.batch(cs.map(f));
-  };
-  const zipCheck = function (rs, name, f) {
-    rs.forEach(function (r, k) {
-      const o = {};
-      o[name] = safe(function (x) {
-        return f(x, cs[k], json(x));
-      });
-      check(r, o);
-    });
-  };
-
-  zipCheck(each((c) => get(c.id)), 'extrato: total 0 and the limite', (r, c, b) => r.status === 200 && b.saldo.total === 0 && b.saldo.limite === c.limite);
-  zipCheck(
-    each((c) => post(c.id, { valor: 1, tipo: 'c', descricao: 'toma' })),
-    'credit toma: 200 within the limit',
-    (r, c, b) => r.status === 200 && b.limite === c.limite && b.saldo >= -b.limite,
-  );
-  zipCheck(
-    each((c) => post(c.id, { valor: 1, tipo: 'd', descricao: 'devolve' })),
-    'debit devolve: 200 within the limit',
-    (r, c, b) => r.status === 200 && b.limite === c.limite && b.saldo >= -b.limite,
-  );
-  zipCheck(
-    each((c) => get(c.id)),
-    'extrato: [0] devolve, [1] toma',
-    (r, c, b) => r.status === 200 && isTx(first(b, 0), 'devolve', 'd', 1) && isTx(first(b, 1), 'toma', 'c', 1),
-  );
+  const each = (f) => http.batch(cs.map(f));
+  const within = (r, c, b) => r.status === 200 && b.limite === c.limite && b.saldo >= -b.limite;
+  checkEach(each((c) => get(c.id)), cs, 'extrato: total 0 and the limite', (r, c, b) => r.status === 200 && b.saldo.total === 0 && b.saldo.limite === c.limite);
+  checkEach(each((c) => post(c.id, { valor: 1, tipo: 'c', descricao: 'toma' })), cs, 'credit toma: 200 within the limit', within);
+  checkEach(each((c) => post(c.id, { valor: 1, tipo: 'd', descricao: 'devolve' })), cs, 'debit devolve: 200 within the limit', within);
+  checkEach(each((c) => get(c.id)), cs, 'extrato: [0] devolve, [1] toma', (r, c, b) => r.status === 200 && isTx(b, 0, 'devolve', 'd') && isTx(b, 1, 'toma', 'c'));
   const danada = each((c) => post(c.id, { valor: 1, tipo: 'c', descricao: 'danada' }));
-  zipCheck(danada, 'credit danada: 200 within the limit', (r, c, b) => r.status === 200 && b.limite === c.limite && b.saldo >= -b.limite);
+  checkEach(danada, cs, 'credit danada: 200 within the limit', within);
   // Four concurrent statements per client (twenty at once): each shows
   // danada first, the limite, and the balance the credit returned.
-  const reqs = [];
-  cs.forEach(function (c) {
-    for (let k = 0; k < 4; k++) reqs.push(get(c.id));
-  });
-  http.batch(reqs).forEach(function (r, k) {
-    const ci = Math.floor(k / 4);
-    const c = cs[ci];
-    const saldo = (json(danada[ci]) || {}).saldo;
-    check(r, {
-      '4 concurrent extratos: danada first, limite, total = saldo of the credit': safe(function (x) {
-        const b = json(x);
-        return x.status === 200 && isTx(first(b, 0), 'danada', 'c', 1) && b.saldo.limite === c.limite && b.saldo.total === saldo;
-      }),
-    });
+  const saldo = {};
+  danada.forEach((r, k) => (saldo[cs[k].id] = (json(r) || {}).saldo));
+  const four = [].concat(...cs.map((c) => times(4, c)));
+  checkEach(http.batch(four.map((c) => get(c.id))), four, '4 concurrent extratos: danada first, limite, total = saldo of the credit', function (r, c, b) {
+    return r.status === 200 && isTx(b, 0, 'danada', 'c') && b.saldo.limite === c.limite && b.saldo.total === saldo[c.id];
   });
   // The invalid payloads: 422 (or 400) for each, for each client.
   MIX.invalid_payloads.forEach(function (p) {
-    zipCheck(
-      each((c) => post(c.id, p)),
-      'invalid payload ' + JSON.stringify(p) + ': 422 or 400',
-      (r) => MIX.invalid_status.indexOf(r.status) >= 0,
-    );
+    checkEach(each((c) => post(c.id, p)), cs, 'invalid payload ' + JSON.stringify(p) + ': 422 or 400', (r) => MIX.invalid_status.indexOf(r.status) >= 0);
   });
 
   // Client 6 does not exist.
-  check(http.get(url(MIX.missing_client, 'extrato'), PARAMS), { 'extrato of client 6: 404': (r) => r.status === 404 });
+  check(http.get(BASE + '/clientes/' + MIX.missing_client + '/extrato', PARAMS), { 'extrato of client 6: 404': (r) => r.status === 404 });
 }
 
-// The load phase: one request per arrival (k6/lib.js).
-export const debitos = LOAD.debitos;
-export const creditos = LOAD.creditos;
-export const extratos = LOAD.extratos;
-
 export function handleSummary(data) {
-  const peak = Object.keys(MIX.load.rates).reduce((a, k) => a + MIX.load.rates[k], 0);
-  const s = buildSummary(data, {
-    scenario: 'rinha',
-    tool_version: __ENV.K6_VERSION,
-    commit: __ENV.RUN_COMMIT,
-    dirty: __ENV.RUN_DIRTY === undefined ? undefined : __ENV.RUN_DIRTY === 'true',
-    date: __ENV.RUN_DATE,
-    duration_s: LOAD_S,
-    rate: peak,
-    notes: 'k6/rinha.js, TIME_SCALE=' + SCALE + ': load ' + LOAD_S + ' s, peak ' + peak + ' requests/s; latency and requests of the load phase only',
-    extra: { time_scale: SCALE, base_url: BASE },
-  });
-  const out = { stdout: textSummary(s) };
-  out[__ENV.SUMMARY_PATH || 'summary.json'] = JSON.stringify(s, null, 2) + '\n';
-  return out;
+  const peak = Object.keys(L.rates).reduce((a, k) => a + L.rates[k], 0);
+  return summaryOutputs(
+    buildSummary(data, {
+      scenario: 'rinha',
+      duration_s: LOAD_S,
+      rate: peak,
+      notes: 'k6/rinha.js, TIME_SCALE=' + SCALE + ': load ' + LOAD_S + ' s, peak ' + peak + ' requests/s; latency and requests of the load phase only',
+    }),
+  );
 }

@@ -1,15 +1,7 @@
-// Module resolution hook: k6 built-ins -> k6/test/stubs/<name>.mjs.
-const stubs = {
-  k6: 'k6.mjs',
-  'k6/http': 'http.mjs',
-  'k6/metrics': 'metrics.mjs',
-  'k6/execution': 'execution.mjs',
-};
-
+// Module resolution hook: the k6 built-in modules the scripts use resolve
+// to k6-stub.mjs; any other k6 module (or a remote import) is an error.
 export async function resolve(specifier, context, next) {
-  if (Object.prototype.hasOwnProperty.call(stubs, specifier)) {
-    return { url: new URL('./stubs/' + stubs[specifier], import.meta.url).href, shortCircuit: true };
-  }
+  if (['k6', 'k6/http', 'k6/metrics'].includes(specifier)) return { url: new URL('./k6-stub.mjs', import.meta.url).href, shortCircuit: true };
   if (specifier.startsWith('k6/') || specifier.startsWith('https://')) {
     throw new Error('k6 script imports ' + specifier + ', which has no stub (and would need the network)');
   }

@@ -1,1 +1,0 @@
-export default { scenario: { name: 'test', startTime: Date.now(), iterationInTest: 0 }, vu: { idInTest: 1 } };
