@@ -2,13 +2,14 @@
 """The local benchmark and the k6 runner, on the native stack confined to the
 Rinha envelope (1.5 CPU / 550MB, split per service as in compose.yml).
 
-  bench/bench.py bench [--quick] [--no-confine] [--perf]
+  bench/bench.py bench [--quick] [--no-confine] [--perf] [--rev REV] [--continuous]
       wrk with bench/mix.lua at a few concurrency levels, then the
       database-only ceiling with pgbench; a table, and the run archived in
       reports/runs/<UTC timestamp>-<short commit>/ (summary.json, report.html).
   bench/bench.py k6 rinha|stress [k6 run args...]
       the same confined stack under k6/rinha.js or k6/stress.js; the summary
       of the script plus the machine, envelope and per-service CPU and memory.
+  bench/bench.py compare A B [--quick] [--rounds N]   (bench/compare.py)
 
 Every parameter of the mix and of the levels comes from k6/mix.json; the
 split of the envelope from compose.yml (services.*.deploy.resources.limits).
@@ -31,53 +32,25 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from runinfo import compose_limits, machine
-import series
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "reports", "tools"))
-import verdict  # noqa: E402  (reports/tools: the site and reports apply the same rules)
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "observe"))
-import scrape  # noqa: E402  (observe/scrape.py: the replicas' /metrics, once a second)
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The measured tree: the working tree, or with --rev a clean export of a
-# commit in var/bench-src/<commit>/ (its server, db/, nginx/, stack.sh and
-# compose.yml; the load definitions and tools stay this tree's).
+sys.path[:0] = [os.path.join(REPO, "reports", "tools"), os.path.join(REPO, "observe")]
+import scrape  # noqa: E402  (observe/scrape.py: the replicas' /metrics, once a second)
+import series  # noqa: E402
+import verdict  # noqa: E402  (reports/tools: the site and reports apply the same rules)
+from cgroups import SERVICES, Cgroups, children  # noqa: E402
+from runinfo import compose_limits, machine  # noqa: E402
+
+# The measured tree: the working tree, or with --rev (and make compare) a
+# clean export of a commit in var/bench-src/<commit>/ (its server, db/,
+# nginx/, stack.sh and compose.yml; the load definitions and tools stay this
+# tree's).
 TREE = REPO
-VAR = os.path.join(TREE, "var")
-STACK = os.path.join(TREE, "scripts", "stack.sh")
-
-
-def use_tree(tree):
-    global TREE, VAR, STACK
-    TREE, VAR, STACK = tree, os.path.join(tree, "var"), os.path.join(tree, "scripts", "stack.sh")
-
-
-def export_rev(rev, keep=()):
-    """Exports and builds commit `rev`; returns (tree, short commit)."""
-    commit = out(["git", "-C", REPO, "rev-parse", "--short=7", rev + "^{commit}"])
-    tree = os.path.join(REPO, "var", "bench-src", commit)
-    # Keep only the exports measured now (the stack lock is held): this one
-    # and those in keep (make compare's other side).
-    for old in os.listdir(os.path.dirname(tree)) if os.path.isdir(os.path.dirname(tree)) else []:
-        if old != commit and old not in keep:
-            shutil.rmtree(os.path.join(os.path.dirname(tree), old), ignore_errors=True)
-    if not os.path.exists(os.path.join(tree, "build", "rinha-api")):
-        shutil.rmtree(tree, ignore_errors=True)
-        os.makedirs(tree)
-        say("exporting %s to %s and building it" % (commit, os.path.relpath(tree, REPO)))
-        archive = subprocess.Popen(["git", "-C", REPO, "archive", commit], stdout=subprocess.PIPE)
-        run(["tar", "-x", "-C", tree], stdin=archive.stdout)
-        if archive.wait() != 0:
-            raise RuntimeError("git archive %s failed" % commit)
-        run(["make", "-C", tree, "--no-print-directory", "all"], stdout=subprocess.DEVNULL)
-    return tree, commit
 LOCK = "/tmp/rinha-stack.lock"
 URL = "http://127.0.0.1:9999"
 PGCONN = ["-h", "/run/rinha", "-U", "rinha", "-d", "rinha"]
-SERVICES = ["db", "api01", "api02", "nginx"]
+LATENCIES = ("p50", "p90", "p99", "max")
 
 
 def say(*a):
@@ -89,38 +62,52 @@ def die(msg, code=2):
     sys.exit(code)
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, text=True, **kw)
-
-
 def out(cmd):
     return subprocess.run(cmd, check=True, text=True, capture_output=True).stdout.strip()
+
+
+def var(*p):
+    return os.path.join(TREE, "var", *p)
+
+
+def export_rev(rev, keep=()):
+    """Exports and builds commit `rev`; returns (tree, short commit)."""
+    commit = out(["git", "-C", REPO, "rev-parse", "--short=7", rev + "^{commit}"])
+    top = os.path.join(REPO, "var", "bench-src")
+    tree = os.path.join(top, commit)
+    # Keep only the exports measured now (the stack lock is held): this one
+    # and those in keep (make compare's other side).
+    for old in os.listdir(top) if os.path.isdir(top) else []:
+        if old != commit and old not in keep:
+            shutil.rmtree(os.path.join(top, old), ignore_errors=True)
+    if not os.path.exists(os.path.join(tree, "build", "rinha-api")):
+        shutil.rmtree(tree, ignore_errors=True)
+        os.makedirs(tree)
+        say("exporting %s to %s and building it" % (commit, os.path.relpath(tree, REPO)))
+        archive = subprocess.Popen(["git", "-C", REPO, "archive", commit], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "-x", "-C", tree], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            raise RuntimeError("git archive %s failed" % commit)
+        subprocess.run(["make", "-C", tree, "--no-print-directory", "all"], stdout=subprocess.DEVNULL, check=True)
+    return tree, commit
 
 
 # --- configuration -------------------------------------------------------------
 
 
-def load_clients(path):
-    """db/clientes.csv (header id,limite): the one client table, the seed's."""
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    if not rows or rows[0] != ["id", "limite"]:
-        raise ValueError("%s: expected the header id,limite" % path)
-    return [{"id": int(r[0]), "limite": int(r[1])} for r in rows[1:] if r]
-
-
 def load_mix():
-    """k6/mix.json plus the client table of the measured tree's seed (a
-    commit older than db/clientes.csv: this tree's)."""
+    """k6/mix.json plus the client table of the measured tree's seed,
+    db/clientes.csv (a commit older than that file: this tree's)."""
     with open(os.path.join(REPO, "k6", "mix.json")) as f:
         mix = json.load(f)
     path = os.path.join(TREE, "db", "clientes.csv")
-    mix["clients"] = load_clients(path if os.path.exists(path) else os.path.join(REPO, "db", "clientes.csv"))
+    with open(path if os.path.exists(path) else os.path.join(REPO, "db", "clientes.csv")) as f:
+        mix["clients"] = [{"id": int(r["id"]), "limite": int(r["limite"])} for r in csv.DictReader(f)]
     return mix
 
 
 def load_envelope():
-    """The per-service split from compose.yml: {svc: {cpus, memory_mb}}."""
+    """The per-service split from compose.yml: {cpus, memory_mb, services: {svc: {cpus, memory_mb}}}."""
     try:
         limits = compose_limits(os.path.join(TREE, "compose.yml"))
     except ImportError:
@@ -129,14 +116,12 @@ def load_envelope():
     missing = [s for s in SERVICES if s not in services]
     if missing:
         die("compose.yml has no deploy.resources.limits for %s" % ", ".join(missing))
-    return {
-        "cpus": round(sum(s["cpus"] for s in services.values()), 3),
-        "memory_mb": round(sum(s["memory_mb"] for s in services.values()), 1),
-        "services": services,
-    }
+    return {"cpus": round(sum(s["cpus"] for s in services.values()), 3),
+            "memory_mb": round(sum(s["memory_mb"] for s in services.values()), 1), "services": services}
 
 
 def git_meta(rev_commit=None):
+    """(short commit, dirty) of what is measured."""
     if rev_commit:
         return rev_commit, False
     try:
@@ -146,270 +131,20 @@ def git_meta(rev_commit=None):
     # Dirty: uncommitted changes to what is measured (the server, database,
     # proxy, stack and the load definitions), not to reports or docs.
     paths = ["api", "db", "nginx", "compose.yml", "scripts/stack.sh", "k6", "bench"]
-    st = out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--"] + paths)
-    return commit, bool(st)
-
-
-# --- cgroups --------------------------------------------------------------------
-
-
-class Cgroups:
-    """One cgroup per service under a parent holding the whole envelope,
-    created below this process's own cgroup (v1: in the cpu, cpuacct and
-    memory hierarchies; v2: in the unified hierarchy)."""
-
-    def __init__(self, envelope):
-        self.env = envelope
-        self.kind = None
-        self.dirs = {}  # controller -> parent dir (v1) / "unified" -> parent dir (v2)
-        self.peak = {s: 0 for s in SERVICES}
-        self.pss = {s: 0 for s in SERVICES}
-        self._stop = threading.Event()
-        self._sampler = None
-
-    @staticmethod
-    def _mounts():
-        with open("/proc/mounts") as f:
-            return [line.split() for line in f]
-
-    @staticmethod
-    def _own(controller):
-        with open("/proc/self/cgroup") as f:
-            for line in f:
-                hid, ctrls, path = line.rstrip("\n").split(":", 2)
-                if controller is None and hid == "0":
-                    return path
-                if controller is not None and controller in ctrls.split(","):
-                    return path
-        return "/"
-
-    def setup(self):
-        name = "rinha-bench-%d" % os.getpid()
-        mounts = self._mounts()
-        v2root = next((m[1] for m in mounts if m[2] == "cgroup2" and m[1] == "/sys/fs/cgroup"), None)
-        v1 = {}
-        for m in mounts:
-            if m[2] == "cgroup":
-                for opt in m[3].split(","):
-                    if opt in ("cpu", "cpuacct", "memory"):
-                        v1[opt] = m[1]
-        if all(c in v1 for c in ("cpu", "cpuacct", "memory")):
-            self.kind = "cgroup-v1"
-            for c in ("cpu", "cpuacct", "memory"):
-                base = os.path.join(v1[c] + self._own(c).rstrip("/"), name)
-                os.makedirs(base, exist_ok=True)
-                self.dirs[c] = base
-                for s in SERVICES:
-                    os.makedirs(os.path.join(base, s), exist_ok=True)
-            self._limit_v1(self.dirs["cpu"], self.dirs["memory"], self.env["cpus"], self.env["memory_mb"])
-            for s in SERVICES:
-                lim = self.env["services"][s]
-                self._limit_v1(os.path.join(self.dirs["cpu"], s), os.path.join(self.dirs["memory"], s), lim["cpus"], lim["memory_mb"])
-        elif v2root:
-            self.kind = "cgroup-v2"
-            # A v2 cgroup cannot both hold processes and delegate controllers,
-            # so the envelope hangs from the root (or this process's cgroup when
-            # that one is empty of other processes, e.g. in a container).
-            base = os.path.join(v2root, name)
-            os.makedirs(base, exist_ok=True)
-            self.dirs["unified"] = base
-            self._write(os.path.join(v2root, "cgroup.subtree_control"), "+cpu +memory")
-            self._write(os.path.join(base, "cgroup.subtree_control"), "+cpu +memory")
-            self._write(os.path.join(base, "cpu.max"), "%d 100000" % round(self.env["cpus"] * 100000))
-            self._write(os.path.join(base, "memory.max"), str(int(self.env["memory_mb"] * 2**20)))
-            for s in SERVICES:
-                d = os.path.join(base, s)
-                os.makedirs(d, exist_ok=True)
-                lim = self.env["services"][s]
-                self._write(os.path.join(d, "cpu.max"), "%d 100000" % round(lim["cpus"] * 100000))
-                self._write(os.path.join(d, "memory.max"), str(int(lim["memory_mb"] * 2**20)))
-                self._write(os.path.join(d, "memory.swap.max"), "0", required=False)
-        else:
-            raise OSError("no cgroup v1 (cpu, cpuacct, memory) nor v2 hierarchy found")
-
-    def _limit_v1(self, cpu_dir, mem_dir, cpus, memory_mb):
-        self._write(os.path.join(cpu_dir, "cpu.cfs_period_us"), "100000")
-        self._write(os.path.join(cpu_dir, "cpu.cfs_quota_us"), str(round(cpus * 100000)))
-        self._write(os.path.join(mem_dir, "memory.limit_in_bytes"), str(int(memory_mb * 2**20)))
-        # Charges follow a moved process (deprecated on recent kernels: best effort).
-        self._write(os.path.join(mem_dir, "memory.move_charge_at_immigrate"), "3", required=False)
-
-    @staticmethod
-    def _write(path, value, required=True):
-        try:
-            with open(path, "w") as f:
-                f.write(value)
-        except OSError:
-            if required:
-                raise
-
-    @staticmethod
-    def _read(path):
-        with open(path) as f:
-            return f.read()
-
-    def move(self, svc, pid):
-        paths = [os.path.join(d, svc, "cgroup.procs") for d in self.dirs.values()]
-        for p in paths:
-            self._write(p, str(pid))
-
-    def _svc_dir(self, c, s):
-        return os.path.join(self.dirs[c], s)
-
-    def pids(self, svc):
-        key = "cpu" if self.kind == "cgroup-v1" else "unified"
-        try:
-            return [int(x) for x in self._read(os.path.join(self._svc_dir(key, svc), "cgroup.procs")).split()]
-        except OSError:
-            return []
-
-    def cpu_ns(self, s):
-        if self.kind == "cgroup-v1":
-            return int(self._read(os.path.join(self._svc_dir("cpuacct", s), "cpuacct.usage")))
-        for line in self._read(os.path.join(self._svc_dir("unified", s), "cpu.stat")).splitlines():
-            k, v = line.split()
-            if k == "usage_usec":
-                return int(v) * 1000
-        return 0
-
-    def throttled_ns(self, s):
-        if self.kind == "cgroup-v1":
-            path, key, mult = os.path.join(self._svc_dir("cpu", s), "cpu.stat"), "throttled_time", 1
-        else:
-            path, key, mult = os.path.join(self._svc_dir("unified", s), "cpu.stat"), "throttled_usec", 1000
-        try:
-            for line in self._read(path).splitlines():
-                k, v = line.split()
-                if k == key:
-                    return int(v) * mult
-        except OSError:
-            pass
-        return 0
-
-    def mem_now(self, s):
-        if self.kind == "cgroup-v1":
-            return int(self._read(os.path.join(self._svc_dir("memory", s), "memory.usage_in_bytes")))
-        return int(self._read(os.path.join(self._svc_dir("unified", s), "memory.current")))
-
-    def _kernel_peak(self, s):
-        try:
-            if self.kind == "cgroup-v1":
-                return int(self._read(os.path.join(self._svc_dir("memory", s), "memory.max_usage_in_bytes")))
-            return int(self._read(os.path.join(self._svc_dir("unified", s), "memory.peak")))
-        except (OSError, ValueError):
-            return 0
-
-    def pss_now(self, s):
-        """The proportional set size of the service's processes (shared
-        memory split among its users): what the processes hold, wherever it
-        was charged."""
-        total = 0
-        for pid in self.pids(s):
-            try:
-                with open("/proc/%d/smaps_rollup" % pid) as f:
-                    for line in f:
-                        if line.startswith("Pss:"):
-                            total += int(line.split()[1]) * 1024
-                            break
-            except (OSError, ValueError):
-                pass
-        return total
-
-    def _sample(self):
-        n = 0
-        while not self._stop.wait(0.1):
-            n += 1
-            for s in SERVICES:
-                try:
-                    self.peak[s] = max(self.peak[s], self.mem_now(s))
-                    if n % 5 == 0:
-                        self.pss[s] = max(self.pss[s], self.pss_now(s))
-                except (OSError, ValueError):
-                    pass
-
-    def start_window(self):
-        """Starts measuring a window: CPU counters and the memory peak."""
-        self.peak = {s: 0 for s in SERVICES}
-        self.pss = {s: self.pss_now(s) for s in SERVICES}
-        for s in SERVICES:
-            if self.kind == "cgroup-v1":
-                self._write(os.path.join(self._svc_dir("memory", s), "memory.max_usage_in_bytes"), "0", required=False)
-            self.peak[s] = self.mem_now(s)
-        self._stop.clear()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-        self._sampler.start()
-        return {s: (self.cpu_ns(s), self.throttled_ns(s)) for s in SERVICES}
-
-    def end_window(self, start):
-        self._stop.set()
-        self._sampler.join()
-        res = {}
-        for s in SERVICES:
-            peak = max(self.peak[s], self.mem_now(s))
-            if self.kind == "cgroup-v1":
-                peak = max(peak, self._kernel_peak(s))
-            res[s] = {
-                "cpu_s": round((self.cpu_ns(s) - start[s][0]) / 1e9, 3),
-                "throttled_s": round((self.throttled_ns(s) - start[s][1]) / 1e9, 3),
-                "mem_peak_mb": round(peak / 2**20, 1),
-                "pss_peak_mb": round(max(self.pss[s], self.pss_now(s)) / 2**20, 1),
-            }
-        return res
-
-    def verify(self):
-        """Every process of the stack is where it should be."""
-        return {s: len(self.pids(s)) for s in SERVICES}
-
-    def teardown(self):
-        for c, base in self.dirs.items():
-            parent = os.path.dirname(base)
-            for s in SERVICES + [""]:
-                d = os.path.join(base, s) if s else base
-                if not os.path.isdir(d):
-                    continue
-                # Anything still inside goes back to where we came from.
-                try:
-                    for pid in self._read(os.path.join(d, "cgroup.procs")).split():
-                        self._write(os.path.join(parent, "cgroup.procs"), pid, required=False)
-                except OSError:
-                    pass
-                for _ in range(50):
-                    try:
-                        os.rmdir(d)
-                        break
-                    except FileNotFoundError:
-                        break
-                    except OSError:
-                        time.sleep(0.1)
-                else:
-                    say("could not remove cgroup %s" % d)
-        self.dirs = {}
-
-
-def children(ppid):
-    kids = []
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % p) as f:
-                stat = f.read()
-            if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
-                kids.append(int(p))
-        except (OSError, IndexError, ValueError):
-            pass
-    return kids
-
-
-def read_pid(path, first_line=True):
-    with open(path) as f:
-        return int(f.readline().strip())
+    return commit, bool(out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no", "--"] + paths))
 
 
 # --- the stack ----------------------------------------------------------------
 
 
+def read_pid(path):
+    with open(path) as f:
+        return int(f.readline())
+
+
 class Stack:
+    """scripts/stack.sh of the measured tree, confined to the envelope."""
+
     def __init__(self, confine, envelope):
         self.cg = Cgroups(envelope) if confine else None
         self.enforced = "none"
@@ -417,12 +152,11 @@ class Stack:
 
     def start(self):
         env = dict(os.environ)
-        extra = os.environ.get("BENCH_STACK_ENV")
-        if extra:
-            env["API_ENV"] = (env.get("API_ENV", "") + " " + extra).strip()
+        if os.environ.get("BENCH_STACK_ENV"):
+            env["API_ENV"] = (env.get("API_ENV", "") + " " + os.environ["BENCH_STACK_ENV"]).strip()
         if TREE != REPO:
             env.pop("API_BIN", None)  # the exported tree's own build
-        run([STACK, "start"], env=env)
+        subprocess.run([os.path.join(TREE, "scripts", "stack.sh"), "start"], env=env, check=True)
         self.up = True
         if self.cg is None:
             return
@@ -431,18 +165,17 @@ class Stack:
         # The postmaster first, so that every backend forked from now on is
         # born inside; then the backends that already exist (the replicas'
         # connections, the background workers).
-        pm = read_pid(os.path.join(VAR, "pgdata", "postmaster.pid"))
+        pm = read_pid(var("pgdata", "postmaster.pid"))
         self.cg.move("db", pm)
         for _ in range(2):
             for k in children(pm):
                 self.cg.move("db", k)
         for svc in ("api01", "api02"):
-            self.cg.move(svc, read_pid(os.path.join(VAR, svc + ".pid")))
-        ng = read_pid(os.path.join(VAR, "nginx.pid"))
-        self.cg.move("nginx", ng)
-        for k in children(ng):
+            self.cg.move(svc, read_pid(var(svc + ".pid")))
+        ng = read_pid(var("nginx.pid"))
+        for k in [ng] + children(ng):
             self.cg.move("nginx", k)
-        counts = self.cg.verify()
+        counts = {s: len(self.cg.pids(s)) for s in SERVICES}
         say("confined (%s): %s" % (self.enforced, ", ".join("%s %d procs" % kv for kv in counts.items())))
         if counts["db"] < 2 or counts["api01"] < 1 or counts["api02"] < 1 or counts["nginx"] < 2:
             raise RuntimeError("some stack processes are not in their cgroups: %s" % counts)
@@ -455,7 +188,7 @@ class Stack:
 
     def stop(self):
         if self.up:
-            subprocess.run([STACK, "stop"], check=False)
+            subprocess.run([os.path.join(TREE, "scripts", "stack.sh"), "stop"], check=False)
             self.up = False
         if self.cg:
             self.cg.teardown()
@@ -465,73 +198,83 @@ class Stack:
 
 
 def wrk_args(mix):
-    clients = ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"])
     r = mix["load"]["rates"]
-    return [
-        "clients=" + clients,
-        "weights=%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]),
-        "valor=%d,%d" % (mix["valor"]["min"], mix["valor"]["max"]),
-        "dlen=%d" % mix["descricao"]["length"],
-        "alphabet=" + mix["descricao"]["alphabet"],
-    ]
+    return ["clients=" + ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"]),
+            "weights=%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]),
+            "valor=%d,%d" % (mix["valor"]["min"], mix["valor"]["max"]),
+            "dlen=%d" % mix["descricao"]["length"], "alphabet=" + mix["descricao"]["alphabet"]]
 
 
-def run_wrk(mix, conns, seconds, threads, gen=None):
-    """One wrk run; its CPU is added to gen (a series.GeneratorCPU)."""
-    threads = min(threads, conns)
-    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "2s",
+def run_wrk(mix, conns, seconds, threads, gen):
+    """One wrk run (mix.lua's BENCH_RESULT); its CPU is added to gen (a series.GeneratorCPU)."""
+    cmd = ["wrk", "-t%d" % min(threads, conns), "-c%d" % conns, "-d%ds" % seconds, "--timeout", "2s",
            "-s", os.path.join(REPO, "bench", "mix.lua"), URL, "--"] + wrk_args(mix)
     p = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if gen:
-        gen.started(p.pid)
+    gen.started(p.pid)
     try:
         stdout, stderr = p.communicate(timeout=seconds + 30)
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-        cpu = gen.finished() if gen else None
+        cpu = gen.finished()
     line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if p.returncode != 0 or line is None:
         raise RuntimeError("wrk failed (%d): %s %s" % (p.returncode, stdout[-2000:], stderr[-2000:]))
-    r = json.loads(line[len("BENCH_RESULT "):])
-    r["generator_cpu_s"] = cpu
-    return r
+    return dict(json.loads(line[len("BENCH_RESULT "):]), generator_cpu_s=cpu)
 
 
-def run_wrk_sliced(mix, conns, seconds, threads, gen, t0, level, slices, slice_s=1):
+def run_wrk_sliced(mix, conns, seconds, threads, run, level, slice_s=1):
     """A level's run as 1-second wrk runs (slice_s: their length; the whole
     run as one with --continuous), one time-series point each (appended to
-    slices, times from t0), combined into one result of run_wrk's shape:
-    counts summed, latency percentiles merged from the slices' grids. What
-    the restarts cost is measured in bench/README.md."""
+    run["slices"]), combined into one result of run_wrk's shape: counts
+    summed, latency percentiles merged from the slices' grids. What the
+    restarts cost is measured in bench/README.md."""
     parts = []
     for _ in range(max(1, seconds // slice_s)):
-        r = run_wrk(mix, conns, slice_s, threads, gen)
-        slices.append({"t": time.time() - t0, "result": r, "level": level})
+        r = run_wrk(mix, conns, slice_s, threads, run["gen"])
+        run["slices"].append({"t": time.time() - run["t0"], "result": r, "level": level})
         parts.append(r)
-    out = {k: sum(r[k] for r in parts) for k in ("duration_us", "requests", "bytes", "inconsistencies", "malformed")}
-    out["errors"] = {k: sum(r["errors"][k] for r in parts) for k in parts[0]["errors"]}
-    out["sent"] = {k: sum(r["sent"][k] for r in parts) for k in parts[0]["sent"]}
-    out["status"] = {}
-    for r in parts:
-        for k, v in r["status"].items():
-            out["status"][k] = out["status"].get(k, 0) + v
+    res = {k: sum(r[k] for r in parts) for k in ("duration_us", "requests", "inconsistencies", "malformed", "generator_cpu_s")}
+    res.update({k: add_up(r[k] for r in parts) for k in ("errors", "sent", "status")})
     q = series.merge_quantiles([(r["requests"], r.get("q") or [], r["latency_us"]["max"]) for r in parts], (50, 90, 99))
-    out["latency_us"] = {"p50": q["p50"], "p90": q["p90"], "p99": q["p99"], "max": q["max"]}
-    out["generator_cpu_s"] = sum(r["generator_cpu_s"] or 0 for r in parts)
-    return out
+    res["latency_us"] = {k: q[k] for k in LATENCIES}
+    return res
+
+
+def add_up(dicts):
+    """{key: sum of its values} over dicts of counts."""
+    total = {}
+    for d in dicts:
+        for k, v in d.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+
+def combine(parts):
+    """Repeats (or make compare's rounds) of a level as one: medians of the
+    rates and latencies, sums of the counts."""
+    return dict({k: sum(p[k] for p in parts) for k in ("requests", "duration_s", "errors", "socket_errors", "inconsistencies")},
+                rps=round(statistics.median(p["rps"] for p in parts), 1),
+                latency_ms={k: round(statistics.median(p["latency_ms"][k] for p in parts), 3) for k in LATENCIES},
+                status=dict(sorted(add_up(p["status"] for p in parts).items())),
+                repeats=[{"rps": p["rps"], "latency_ms": p["latency_ms"]} for p in parts])
+
+
+def level_entry(name, conns, seconds, reps, services):
+    """One schema level from the repetitions (run_wrk results) of a level."""
+    parts = [dict(series.wrk_figures(r), duration_s=seconds) for r in reps]
+    return dict(combine(parts), name=name, connections=conns, rate=None, services=services)
 
 
 def cpu_reader(stack, gen):
     """Cumulative CPU seconds of each service's cgroup (and its throttled
-    seconds) and of the load generator, for a series.Sampler."""
+    seconds), of the load generator and of the machine, for a series.Sampler."""
     def read():
         d = {"generator": gen.total(), "machine": series.machine_busy_s()}
-        if stack.cg:
-            for s in SERVICES:
-                d[s] = stack.cg.cpu_ns(s) / 1e9
-                d[s + ".throttled"] = stack.cg.throttled_ns(s) / 1e9
+        for s in SERVICES if stack.cg else []:
+            d[s] = stack.cg.cpu_ns(s) / 1e9
+            d[s + ".throttled"] = stack.cg.throttled_ns(s) / 1e9
         return d
     return read
 
@@ -539,8 +282,7 @@ def cpu_reader(stack, gen):
 def cpu_series(sampler, t0):
     """The sampler's CPU as cores per second and throttled seconds per second."""
     r = series.rates(sampler.samples, t0)
-    return {"t": r["t"],
-            "cores": {k: v for k, v in r.items() if k != "t" and not k.endswith(".throttled")},
+    return {"t": r.pop("t"), "cores": {k: v for k, v in r.items() if not k.endswith(".throttled")},
             "throttled": {k[:-len(".throttled")]: v for k, v in r.items() if k.endswith(".throttled")}}
 
 
@@ -548,39 +290,6 @@ def wrk_version():
     p = subprocess.run(["wrk", "-v"], text=True, capture_output=True)
     m = re.search(r"wrk\s+(\S+)", p.stdout + p.stderr)
     return m.group(1) if m else None
-
-
-def level_entry(name, conns, seconds, reps, services):
-    """One schema level from the repetitions of a level: medians of rates and
-    latencies, sums of counts."""
-    status = {}
-    for r in reps:
-        for k, v in r["status"].items():
-            status[k] = status.get(k, 0) + v
-    sock = sum(r["errors"]["connect"] + r["errors"]["read"] + r["errors"]["write"] + r["errors"]["timeout"] for r in reps)
-    unexpected = sum(v for k, v in status.items() if k not in ("200", "422"))
-    med = lambda xs: statistics.median(xs)  # noqa: E731
-    return {
-        "name": name,
-        "connections": conns,
-        "rate": None,
-        "duration_s": seconds * len(reps),
-        "requests": sum(r["requests"] for r in reps),
-        "rps": round(med([r["requests"] / (r["duration_us"] / 1e6) for r in reps]), 1),
-        "latency_ms": {k: round(med([r["latency_us"][k] for r in reps]) / 1000, 3) for k in ("p50", "p90", "p99", "max")},
-        "status": dict(sorted(status.items())),
-        "errors": unexpected + sock + sum(r["malformed"] for r in reps),
-        "inconsistencies": sum(r["inconsistencies"] for r in reps),
-        "services": services,
-        "socket_errors": sock,
-        "repeats": [
-            {
-                "rps": round(r["requests"] / (r["duration_us"] / 1e6), 1),
-                "latency_ms": {k: round(r["latency_us"][k] / 1000, 3) for k in ("p50", "p90", "p99", "max")},
-            }
-            for r in reps
-        ],
-    }
 
 
 # --- pgbench ------------------------------------------------------------------------
@@ -596,94 +305,90 @@ def pgbench_script(variant, mix):
                 since 12133fc: one call per round trip)."""
     n = variant["calls"]
     r = mix["load"]["rates"]
-    deb, tot = r["debitos"], r["debitos"] + r["creditos"]
     ids = [c["id"] for c in mix["clients"]]
-    order = sorted(ids[i % len(ids)] for i in range(n)) if n > 1 else None
     lines = []
     for i in range(n):
-        lines.append("\\set v%d random(%d, %d)" % (i, mix["valor"]["min"], mix["valor"]["max"]))
-        lines.append("\\set k%d random(1, %d)" % (i, tot))
-    if order is None:
+        lines += ["\\set v%d random(%d, %d)" % (i, mix["valor"]["min"], mix["valor"]["max"]),
+                  "\\set k%d random(1, %d)" % (i, r["debitos"] + r["creditos"])]
+    if n == 1:
         lines.append("\\set c0 random(%d, %d)" % (min(ids), max(ids)))
-    cid = lambda i: ":c0" if order is None else str(order[i])  # noqa: E731
-    tipo = lambda i: "(CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)" % (i, deb)  # noqa: E731
+    cid = [":c0"] if n == 1 else [str(c) for c in sorted(ids[i % len(ids)] for i in range(n))]
+    tipo = ["(CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)" % (i, r["debitos"]) for i in range(n)]
     if variant["mode"] == "lote":
         lines.append("SELECT * FROM transacoes_lote(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '[%s]'::json);" % (
-            ", ".join(cid(i) for i in range(n)), ", ".join(":v%d" % i for i in range(n)),
-            " || ".join(tipo(i) for i in range(n)), ", ".join('"pgbench%02d"' % (i % 100) for i in range(n))))
+            ", ".join(cid), ", ".join(":v%d" % i for i in range(n)), " || ".join(tipo),
+            ", ".join('"pgbench%02d"' % (i % 100) for i in range(n))))
         return "\n".join(lines) + "\n"
-    calls = ["SELECT * FROM transacao(%s, :v%d, %s::char, 'pgbench%02d');" % (cid(i), i, tipo(i), i % 100) for i in range(n)]
+    calls = ["SELECT * FROM transacao(%s, :v%d, %s::char, 'pgbench%02d');" % (cid[i], i, tipo[i], i % 100) for i in range(n)]
     if variant["mode"] == "pipeline":
-        lines += ["\\startpipeline"] + calls + ["\\endpipeline"]
+        calls = ["\\startpipeline"] + calls + ["\\endpipeline"]
     elif n > 1:
-        lines += ["BEGIN;"] + calls + ["COMMIT;"]
-    else:
-        lines += calls
-    return "\n".join(lines) + "\n"
+        calls = ["BEGIN;"] + calls + ["COMMIT;"]
+    return "\n".join(lines + calls) + "\n"
 
 
-def db_commits():
-    """Committed transactions of the rinha database so far (the statistics
-    lag by up to a second), or None."""
-    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"],
-                       text=True, capture_output=True)
+def psql(sql):
+    """The one value a query answers, or None."""
+    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", sql], text=True, capture_output=True)
     try:
-        return int(p.stdout.strip())
+        return int(p.stdout.strip()) if p.returncode == 0 else None
     except ValueError:
         return None
-
-
-def db_has(function):
-    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", "SELECT count(*) FROM pg_proc WHERE proname = '%s'" % function],
-                       text=True, capture_output=True)
-    return p.returncode == 0 and p.stdout.strip() not in ("", "0")
 
 
 def run_pgbench(variant, mix, seconds, tmp):
     path = os.path.join(tmp, "%s.sql" % variant["name"])
     with open(path, "w") as f:
         f.write(pgbench_script(variant, mix))
-    c = variant["clients"]
-    cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(c), "-j", str(c), "-T", str(seconds), "-f", path] + PGCONN
-    p = subprocess.run(cmd, text=True, capture_output=True, timeout=seconds + 60)
+    c = str(variant["clients"])
+    p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", c, "-j", c, "-T", str(seconds), "-f", path] + PGCONN,
+                       text=True, capture_output=True, timeout=seconds + 60)
     m = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", p.stdout)
     if p.returncode != 0 or not m:
         raise RuntimeError("pgbench %s failed: %s %s" % (variant["name"], p.stdout[-1500:], p.stderr[-1500:]))
     fail = re.search(r"number of failed transactions: (\d+)", p.stdout)
     tps = float(m.group(1))
-    return {"tps": round(tps, 1), "calls_per_s": round(tps * variant["calls"], 1),
-            "failed": int(fail.group(1)) if fail else 0}
+    return {"tps": round(tps, 1), "calls_per_s": round(tps * variant["calls"], 1), "failed": int(fail.group(1)) if fail else 0}
 
 
 # --- runs ------------------------------------------------------------------------
 
 
-def run_dir(date, commit):
-    base = os.environ.get("BENCH_OUT") or os.path.join(REPO, "reports", "runs")
-    d = os.path.join(base, "%s-%s" % (date.strftime("%Y%m%dT%H%M%SZ"), commit))
+def run_dir(date, name):
+    d = os.path.join(os.environ.get("BENCH_OUT") or os.path.join(REPO, "reports", "runs"), "%s-%s" % (date.strftime("%Y%m%dT%H%M%SZ"), name))
     os.makedirs(d, exist_ok=True)
     return d
 
 
-def render(d):
-    subprocess.run([sys.executable, os.path.join(REPO, "reports", "tools", "report.py"), os.path.join(d, "summary.json")], check=False)
-
-
 def write_summary(d, s):
+    """summary.json, then report.html beside it (reports/tools/report.py)."""
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(s, f, indent=2)
         f.write("\n")
-    render(d)
+    subprocess.run([sys.executable, os.path.join(REPO, "reports", "tools", "report.py"), os.path.join(d, "summary.json")], check=False)
+
+
+def archive(s, d, text):
+    """Writes the run (its verdicts applied) and prints text(s) and its headline."""
+    write_summary(d, s)
+    print("\n%s\n" % text(s))
+    say(verdict.headline(s))
+    say("archived in %s" % os.path.relpath(d, REPO))
+
+
+def correctness_checks(levels, suffix=""):
+    incons = sum(lv["inconsistencies"] for lv in levels)
+    errors = sum(lv["errors"] for lv in levels)
+    return [{"name": "inconsistencies == 0" + suffix, "passed": incons == 0, "value": incons, "limit": 0},
+            {"name": "unexpected answers and socket errors == 0" + suffix, "passed": errors == 0, "value": errors, "limit": 0}]
 
 
 def table(s):
-    lines = []
     hdr = "%-6s %6s %8s %9s %8s %8s %8s %8s %7s %7s %8s  %s" % (
         "level", "conns", "reqs", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "incons", "req/cmt", "cpu s db/api01/api02/nginx  (peak MB)")
-    lines.append(hdr)
-    lines.append("-" * len(hdr))
+    lines = [hdr, "-" * len(hdr)]
     for lv in s["levels"]:
-        sv = lv.get("services") or {}
+        sv = lv.get("services")
         cpu = "/".join("%.1f" % sv[x]["cpu_s"] for x in SERVICES) if sv else "-"
         mem = "/".join("%.0f" % sv[x]["mem_peak_mb"] for x in SERVICES) if sv else "-"
         L = lv["latency_ms"]
@@ -692,11 +397,9 @@ def table(s):
             lv["errors"], lv["inconsistencies"], lv.get("requests_per_commit") or "-", cpu, mem))
     c = s.get("db_ceiling")
     if c:
-        lines.append("")
-        lines.append("database-only ceiling (pgbench, transacao calls/s): " + ", ".join(
-            "%s %.0f" % (v["name"], v["calls_per_s"]) for v in c.get("variants", [])))
-        lines.append("ceiling: %.0f calls/s (%s); best end-to-end %.0f req/s = %.0f%% of it" % (
-            c["tps"], c["variant"], s.get("best_rps") or 0, 100 * (s.get("ceiling_fraction") or 0)))
+        lines += ["", "database-only ceiling (pgbench, transacao calls/s): " + ", ".join("%s %.0f" % (v["name"], v["calls_per_s"]) for v in c["variants"]),
+                  "ceiling: %.0f calls/s (%s); best end-to-end %.0f req/s = %.0f%% of it" % (
+                      c["tps"], c["variant"], s.get("best_rps") or 0, 100 * (s.get("ceiling_fraction") or 0))]
     lines.append("")
     for ch in s["thresholds"]["checks"]:
         lines.append("%-6s %s (value %s, limit %s)" % ("ok" if ch["passed"] else "MISS", ch["name"], ch["value"], ch["limit"]))
@@ -705,9 +408,7 @@ def table(s):
 
 def level_line(lv):
     """The progress line printed as each level ends."""
-    L = lv["latency_ms"]
-    g = (lv.get("generator") or {})
-    ev = lv.get("limited_by_evidence") or {}
+    L, g, ev = lv["latency_ms"], lv.get("generator") or {}, lv.get("limited_by_evidence") or {}
     return "%-6s %8.0f req/s  p50 %6.2f  p99 %6.2f  max %6.1f ms  errors %d  incons %d  stack %s cores, wrk %s cores: limited by %s" % (
         lv["name"], lv["rps"], L["p50"], L["p99"], L["max"], lv["errors"], lv["inconsistencies"],
         "?" if ev.get("stack_cores") is None else "%.2f" % ev["stack_cores"],
@@ -715,40 +416,56 @@ def level_line(lv):
         lv.get("limited_by") or "nothing saturated")
 
 
+def new_run(envelope):
+    """The collectors of one run: the generator's CPU, the wrk slices and the
+    phases; verdict_of(level) classifies a level as soon as it is measured
+    (for the progress line). start_sampling adds the per-second samplers."""
+    mach = machine()
+    return {"t0": time.time(), "gen": series.GeneratorCPU(), "slices": [], "phases": [], "prefix": "",
+            "verdict_of": lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})}
+
+
+def start_sampling(run, stack, server=True):
+    """Once a second: the services' and the generator's CPU, and (server) the
+    replicas' /metrics, the stack's own view."""
+    run["sampler"] = series.Sampler(cpu_reader(stack, run["gen"])).start()
+    if server:
+        run["scrape"] = scrape.Sampler().start()
+    return run
+
+
 def measure_levels(a, mix, cfg, stack, run):
-    """Warm-up, then every level of cfg (repeats of 1-second wrk slices);
-    run = {"t0", "gen", "slices", "phases"} collects the time series.
+    """Warm-up, then every level of cfg (repeats of 1-second wrk slices).
     Returns the schema levels, each with its generator CPU and verdict."""
     levels = []
-    t0, gen, slices, phases = run["t0"], run["gen"], run["slices"], run["phases"]
-    pre = run.get("prefix", "")  # make compare: which side and round
+    pre = run["prefix"]  # make compare: which side and round
     say("%swarm-up: %d s at 64 connections" % (pre, cfg["warmup_s"]))
     w0 = time.time()
-    sl = cfg["level_s"] if getattr(a, "continuous", False) else 1
-    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], gen, t0, pre + "warm-up", slices, cfg["warmup_s"] if sl > 1 else 1)
-    phases.append({"name": pre + "warm-up", "start_s": round(w0 - t0, 2), "end_s": round(time.time() - t0, 2)})
+    sl = cfg["level_s"] if a.continuous else 1
+    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], run, pre + "warm-up", cfg["warmup_s"] if sl > 1 else 1)
+    run["phases"].append({"name": pre + "warm-up", "start_s": round(w0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
     for conns in cfg["levels"]:
         name = "c%d" % conns
         reps = []
-        c0 = db_commits()
+        c0 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         w = stack.window()
         l0, m0 = time.time(), series.machine_busy_s()
         for i in range(cfg["repeats"]):
-            perf = start_perf(stack, cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
-            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], gen, t0, pre + name, slices, sl))
+            perf = start_perf(cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
+            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], run, pre + name, sl))
             if perf:
                 run["perf_note"] = finish_perf(perf)
         services = stack.measure(w)
         wall = time.time() - l0
-        phases.append({"name": pre + name, "start_s": round(l0 - t0, 2), "end_s": round(l0 + wall - t0, 2)})
+        m1 = series.machine_busy_s()
+        run["phases"].append({"name": pre + name, "start_s": round(l0 - run["t0"], 2), "end_s": round(l0 + wall - run["t0"], 2)})
         lv = level_entry(name, conns, cfg["level_s"], reps, services)
         lv["services_window_s"] = round(wall, 2)
-        m1 = series.machine_busy_s()
         lv["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
         lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
                            "window_s": round(wall, 2), "threads": min(cfg["threads"], conns)}
         time.sleep(1.1)  # let the backends publish their statistics
-        c1 = db_commits()
+        c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
         lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
         run["verdict_of"](lv)
@@ -758,24 +475,23 @@ def measure_levels(a, mix, cfg, stack, run):
 
 
 def measure_ceiling(cfg, mix, stack):
+    """The database-only ceiling: each pgbench variant the database can run
+    (a fallback only when none before it could), the best in calls/s."""
     variants = []
     with tempfile.TemporaryDirectory() as tmp:
         for v in cfg["pgbench"]:
-            if v.get("fallback") and variants:
-                continue  # only when nothing before it could run
             fn = "transacoes_lote" if v["mode"] == "lote" else "transacao"
-            if not db_has(fn):
+            if v.get("fallback") and variants:
+                continue
+            if not psql("SELECT count(*) FROM pg_proc WHERE proname = '%s'" % fn):
                 say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
                 continue
             res = []
             for _ in range(cfg["pgbench_repeats"]):
                 w = stack.window()
-                r = run_pgbench(v, mix, cfg["pgbench_s"], tmp)
-                r["services"] = stack.measure(w)
-                res.append(r)
-            best = dict(res[0])
-            best["calls_per_s"] = statistics.median([x["calls_per_s"] for x in res])
-            best["tps"] = statistics.median([x["tps"] for x in res])
+                res.append(dict(run_pgbench(v, mix, cfg["pgbench_s"], tmp)))
+                res[-1]["services"] = stack.measure(w)
+            best = dict(res[0], calls_per_s=statistics.median(x["calls_per_s"] for x in res), tps=statistics.median(x["tps"] for x in res))
             variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **best, duration_s=cfg["pgbench_s"]))
             say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
                 v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
@@ -786,17 +502,7 @@ def measure_ceiling(cfg, mix, stack):
             "variant": top["name"], "unit": "transacao calls/s", "variants": variants}
 
 
-def new_run(stack, envelope):
-    """The time-series collectors of one run: the generator's CPU, the
-    per-second CPU sampler, the wrk slices and the phases; verdict_of(level)
-    classifies a level as soon as it is measured (for the progress line)."""
-    gen = series.GeneratorCPU()
-    run = {"t0": time.time(), "gen": gen, "slices": [], "phases": []}
-    run["sampler"] = series.Sampler(cpu_reader(stack, gen)).start()
-    run["scrape"] = scrape.Sampler().start()  # the stack's own view: the replicas' /metrics
-    mach = machine()
-    run["verdict_of"] = lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
-    return run
+# --- the stack's own view (observe/scrape.py) ----------------------------------------
 
 
 def server_series(samples, start_unix, wall_minus_mono=None):
@@ -810,53 +516,36 @@ def server_series(samples, start_unix, wall_minus_mono=None):
     real drop) and `replicas` says how many answered."""
     names = sorted({r for _, by in samples for r in by})
     addrs = ", ".join("%s %s:%d" % (r, *scrape.REPLICAS[r]) if r in scrape.REPLICAS else r for r in names)
+    what = "Server-side series (observe/scrape.py): "
     if not any(v is not None for _, by in samples for v in by.values()):
-        return None, ("Server-side series (observe/scrape.py): not recorded, the replicas' metrics endpoints (%s) never answered "
-                      "(METRICS_LISTEN off, e.g. API_ENV=METRICS_LISTEN=, or a tree without metrics)." % (addrs or "none sampled"))
+        return None, what + ("not recorded, the replicas' metrics endpoints (%s) never answered (METRICS_LISTEN off, "
+                             "e.g. API_ENV=METRICS_LISTEN=, or a tree without metrics)." % (addrs or "none sampled"))
     if len(samples) < 2:
-        return None, "Server-side series (observe/scrape.py): not recorded, fewer than two samples."
+        return None, what + "not recorded, fewer than two samples."
     raw = scrape.series(samples)
-    if wall_minus_mono is None:
-        wall_minus_mono = time.time() - time.monotonic()
-    t0 = samples[0][0] + wall_minus_mono - start_unix
+    t0 = samples[0][0] + (time.time() - time.monotonic() if wall_minus_mono is None else wall_minus_mono) - start_unix
     seen = [sum(1 for r in names if a.get(r) is not None and b.get(r) is not None) for (_, a), (_, b) in zip(samples, samples[1:])]
     full = [n == len(names) for n in seen]
-
-    def col(key, digits=3):
-        return [None if not ok or v is None else round(v, digits) for v, ok in zip(raw[key], full)]
-
-    out = {
-        "source": "observe/scrape.py: GET /metrics of %s, once a second" % addrs,
-        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_unix)),
-        "t": [round(t + t0, 2) for t in raw["t"]],
-        "dt": [round(b[0] - a[0], 3) for a, b in zip(samples, samples[1:])],
-        "replicas": seen,
-        "rps": col("requests_per_s", 1),
-        "p99_ms": col("p99_ms"),
-        "writes_per_commit": col("writes_per_commit", 2),
-        "queued": col("queued", 0),
-        "commits_per_s": col("commits_per_s", 1),
-        "errors_per_s": col("errors_per_s", 2),
-        "cpu": {r: [None if v is None else round(v, 3) for v in vs] for r, vs in raw["cpu"].items()},
-        "missed": raw["missed"],
-    }
-    partial = sum(1 for ok in full if not ok)
-    note = None
-    if partial:
-        note = ("Server-side series (observe/scrape.py): in %d of %d intervals a replica's metrics endpoint did not answer; "
-                "the stack-wide figures are null there (replicas: how many answered)." % (partial, len(full)))
-    return out, note
+    col = lambda key, digits=3: [None if not ok or v is None else round(v, digits) for v, ok in zip(raw[key], full)]  # noqa: E731
+    s = {"source": "observe/scrape.py: GET /metrics of %s, once a second" % addrs,
+         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_unix)),
+         "t": [round(t + t0, 2) for t in raw["t"]], "dt": [round(b[0] - a[0], 3) for a, b in zip(samples, samples[1:])],
+         "replicas": seen, "rps": col("requests_per_s", 1), "p99_ms": col("p99_ms"), "writes_per_commit": col("writes_per_commit", 2),
+         "queued": col("queued", 0), "commits_per_s": col("commits_per_s", 1), "errors_per_s": col("errors_per_s", 2),
+         "cpu": {r: [None if v is None else round(v, 3) for v in vs] for r, vs in raw["cpu"].items()}, "missed": raw["missed"]}
+    partial = full.count(False)
+    return s, partial and what + ("in %d of %d intervals a replica's metrics endpoint did not answer; the stack-wide figures "
+                                  "are null there (replicas: how many answered)." % (partial, len(full))) or None
 
 
 def finish_scrape(run, start_unix):
     """Stops the run's metrics sampler (while the stack is still up) and
     returns (server_series, note); never raises: a run is not failed for it."""
-    sampler = run.get("scrape")
-    if sampler is None:
+    if run.get("scrape") is None:
         return None, None
     try:
-        sampler.stop()
-        return server_series(sampler.samples, start_unix)
+        run["scrape"].stop()
+        return server_series(run["scrape"].samples, start_unix)
     except Exception as e:  # noqa: BLE001  (the series is optional; the run's figures stand without it)
         return None, "Server-side series (observe/scrape.py): not recorded, %s: %s." % (type(e).__name__, e)
 
@@ -866,68 +555,55 @@ def add_note(s, note):
         s["notes"] = ((s.get("notes") or "").rstrip() + " " + note).strip()
 
 
-def run_series(run, source):
-    run["sampler"].stop()
-    return series.build(source, series.wrk_points(run["slices"]), cpu_series(run["sampler"], run["t0"]), run["phases"], run["t0"])
+# --- make bench ------------------------------------------------------------------------
 
 
 def cmd_bench(a):
     mix = load_mix()
     cfg = mix["bench"]["quick" if a.quick else "default"]
     envelope = load_envelope()
-    for tool in ("wrk", "pgbench"):
+    for tool, pkg in (("wrk", "wrk"), ("pgbench", "postgresql-client-15")):
         if not shutil.which(tool):
-            die("%s not found (make bench installs it: apt-get install %s)" % (tool, {"wrk": "wrk", "pgbench": "postgresql-client-15"}[tool]))
+            die("%s not found (make bench installs it: apt-get install %s)" % (tool, pkg))
     commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     stack = Stack(not a.no_confine, envelope)
-    levels, ceiling = [], None
     t0 = time.time()
     try:
         stack.start()
-        run = new_run(stack, envelope)
+        run = start_sampling(new_run(envelope), stack)
         levels = measure_levels(a, mix, cfg, stack, run)
         c0 = time.time()
         ceiling = measure_ceiling(cfg, mix, stack)
         run["phases"].append({"name": "pgbench", "start_s": round(c0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
-        timeseries = run_series(run, "wrk, 1-second slices")
+        run["sampler"].stop()
+        timeseries = series.build("wrk, 1-second slices", series.wrk_points(run["slices"]), cpu_series(run["sampler"], run["t0"]),
+                                  run["phases"], run["t0"])
         srv, srv_note = finish_scrape(run, run["t0"])
     except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         stack.stop()
         die(str(e))
     finally:
         stack.stop()
-    perf_note = run.get("perf_note")
     say("measured in %.0f s" % (time.time() - t0))
 
     t = mix["targets"]
     ok_levels = [lv for lv in levels if lv["latency_ms"]["p99"] < t["p99_ms"]]
     best = max(ok_levels, key=lambda lv: lv["rps"]) if ok_levels else None
     best_any = max(levels, key=lambda lv: lv["rps"])
-    incons = sum(lv["inconsistencies"] for lv in levels)
-    errors = sum(lv["errors"] for lv in levels)
-    frac = best_any["rps"] / ceiling["tps"] if ceiling and ceiling["tps"] else None
-    checks = [
-        {"name": "req/s >= %d with p99 < %g ms (best such level)" % (t["rps"], t["p99_ms"]),
-         "passed": bool(best and best["rps"] >= t["rps"]), "value": best["rps"] if best else None, "limit": t["rps"]},
-        {"name": "inconsistencies == 0", "passed": incons == 0, "value": incons, "limit": 0},
-        {"name": "unexpected answers and socket errors == 0", "passed": errors == 0, "value": errors, "limit": 0},
-        {"name": "end-to-end >= %d%% of the database-only ceiling" % round(t["ceiling_fraction"] * 100),
-         "passed": bool(frac is not None and frac >= t["ceiling_fraction"]), "value": round(frac, 3) if frac else None,
-         "limit": t["ceiling_fraction"]},
-    ]
+    frac = best_any["rps"] / ceiling["tps"] if ceiling["tps"] else None
+    correct = correctness_checks(levels)
+    checks = [{"name": "req/s >= %d with p99 < %g ms (best such level)" % (t["rps"], t["p99_ms"]),
+               "passed": bool(best and best["rps"] >= t["rps"]), "value": best["rps"] if best else None, "limit": t["rps"]}] + correct + [
+              {"name": "end-to-end >= %d%% of the database-only ceiling" % round(t["ceiling_fraction"] * 100),
+               "passed": bool(frac is not None and frac >= t["ceiling_fraction"]), "value": round(frac, 3) if frac else None,
+               "limit": t["ceiling_fraction"]}]
+    perf_note = run.get("perf_note")
     s = {
-        "schema": 1,
-        "tool": "wrk",
-        "tool_version": wrk_version(),
-        "scenario": "bench-mix",
-        "commit": commit,
-        "dirty": dirty,
-        "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
-        "envelope": dict(envelope, enforced=stack.enforced),
-        "levels": levels,
-        "db_ceiling": ceiling,
+        "schema": 1, "tool": "wrk", "tool_version": wrk_version(), "scenario": "bench-mix",
+        "commit": commit, "dirty": dirty, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(), "envelope": dict(envelope, enforced=stack.enforced),
+        "levels": levels, "db_ceiling": ceiling,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level, %s (medians of the repeats' rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
@@ -946,28 +622,20 @@ def cmd_bench(a):
         "server_series": srv,
     }
     add_note(s, srv_note)
-    verdict.apply(s)
-    d = run_dir(date, commit)
-    write_summary(d, s)
-    print()
-    print(table(s))
-    print()
-    say(verdict.headline(s))
-    say("archived in %s" % os.path.relpath(d, REPO))
-    return 0 if incons == 0 and errors == 0 else 1
+    archive(verdict.apply(s), run_dir(date, commit), table)
+    return 0 if all(c["passed"] for c in correct) else 1
 
 
 # --- perf (optional) ----------------------------------------------------------------
 
 
-def start_perf(stack, seconds):
+def start_perf(seconds):
     if not shutil.which("perf"):
         return None
     f = tempfile.NamedTemporaryFile(prefix="rinha-perf-", suffix=".data", delete=False)
     f.close()
-    p = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o", f.name, "--", "sleep", str(seconds)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return (p, f.name)
+    return subprocess.Popen(["perf", "record", "-a", "-g", "-F", "499", "-o", f.name, "--", "sleep", str(seconds)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), f.name
 
 
 def finish_perf(perf):
@@ -976,7 +644,7 @@ def finish_perf(perf):
     r = subprocess.run(["perf", "report", "-i", path, "--no-children", "--sort", "comm,dso", "--stdio", "-g", "none",
                         "--percent-limit", "2"], text=True, capture_output=True)
     keep = [ln.strip() for ln in r.stdout.splitlines() if ln.strip() and not ln.startswith("#")][:12]
-    with open(os.path.join(VAR, "log", "perf-report.txt"), "w") as f:
+    with open(var("log", "perf-report.txt"), "w") as f:
         f.write(r.stdout)
     os.unlink(path)
     return "perf (c64, whole machine, comm/dso over 2%): " + "; ".join(re.sub(r"\s+", " ", k) for k in keep)
@@ -994,8 +662,7 @@ Then: make stress (or bench/bench.py k6 rinha for the official scenario)."""
 
 def k6_timeseries(s, csv_path, mix, run, k6_start):
     """The run's time series from k6's CSV output (per-second req/s,
-    latency percentiles, errors), its phases, and the sampled CPU (the
-    sampler stopped before the stack's cgroups went)."""
+    latency percentiles, errors), its phases, and the sampled CPU."""
     cpu = cpu_series(run["sampler"], k6_start)
     if not os.path.exists(csv_path):
         return series.build("k6 (no CSV output found)", [], cpu, [], k6_start)
@@ -1014,11 +681,11 @@ def cmd_k6(a):
     envelope = load_envelope()
     commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    version = out([k6, "version"]).split()[1] if out([k6, "version"]) else None
+    version = (out([k6, "version"]).split() + [None, None])[1]
     d = run_dir(date, commit)
     # k6's own files (its per-request CSV, its dashboard when asked for) stay
     # in var/k6/: the archive holds this project's summary.json and report.
-    scratch = os.path.join(VAR, "k6", os.path.basename(d))
+    scratch = var("k6", os.path.basename(d))
     os.makedirs(scratch, exist_ok=True)
     csv_path = os.path.join(scratch, "k6-metrics.csv.gz")
     env = dict(os.environ, BASE_URL=URL, SUMMARY_PATH=os.path.join(d, "summary.json"), K6_VERSION=version or "",
@@ -1026,15 +693,14 @@ def cmd_k6(a):
     if os.environ.get("K6_DASHBOARD") == "1":  # costs the generator CPU: opt-in
         env.update(K6_WEB_DASHBOARD="true", K6_WEB_DASHBOARD_EXPORT=os.path.join(scratch, "k6-dashboard.html"),
                    K6_WEB_DASHBOARD_OPEN="false", K6_WEB_DASHBOARD_PORT=os.environ.get("K6_WEB_DASHBOARD_PORT", "-1"))
+    # K6_CSV=0: no per-request CSV (it costs k6 CPU; the run then has no time series).
+    csv_out = [] if os.environ.get("K6_CSV") == "0" else ["--out", "csv=" + csv_path]
     stack = Stack(not a.no_confine, envelope)
-    rc = 0
     try:
         stack.start()
-        run = new_run(stack, envelope)
+        run = start_sampling(new_run(envelope), stack)
         w = stack.window()
         t0, m0 = time.time(), series.machine_busy_s()
-        # K6_CSV=0: no per-request CSV (it costs k6 CPU; the run then has no time series).
-        csv_out = [] if os.environ.get("K6_CSV") == "0" else ["--out", "csv=" + csv_path]
         p = subprocess.Popen([k6, "run"] + csv_out + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
         run["gen"].started(p.pid)
         rc = p.wait()
@@ -1046,19 +712,18 @@ def cmd_k6(a):
         srv, srv_note = finish_scrape(run, t0)
     finally:
         stack.stop()
-    path = os.path.join(d, "summary.json")
-    if not os.path.exists(path):
+    try:
+        with open(os.path.join(d, "summary.json")) as f:
+            s = json.load(f)
+    except OSError:
         die("k6 wrote no summary (exit %d)" % rc, 1)
-    with open(path) as f:
-        s = json.load(f)
     s["tool_version"] = s.get("tool_version") or version
     s["machine"] = machine()
     s["envelope"] = dict(envelope, enforced=stack.enforced)
     s["generator"] = dict(s.get("generator") or {"tool": "k6"}, cpu_s=round(gen_cpu, 3), window_s=round(wall, 2))
     if s.get("levels"):
-        s["levels"][0]["services"] = services
-        s["levels"][0]["services_window_s"] = round(wall, 1)
-        s["levels"][0]["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
+        s["levels"][0].update(services=services, services_window_s=round(wall, 1),
+                              machine_busy_s=round(m1 - m0, 3) if m0 is not None and m1 is not None else None)
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
     s["server_series"] = srv
     add_note(s, srv_note)
@@ -1066,30 +731,26 @@ def cmd_k6(a):
     if s.get("limited_by") == "generator":  # the script's notes cannot know whose ceiling it measured
         s["notes"] = (s.get("notes") or "") + ". GENERATOR-BOUND: the rates above are the load generator's ceiling, not the stack's (%s)" % (
             s["limited_by_evidence"]["rule"])
-    write_summary(d, s)
-    say(verdict.headline(s))
-    say("archived in %s (k6 exit %d; k6's own output in %s)" % (os.path.relpath(d, REPO), rc, os.path.relpath(scratch, REPO)))
+    archive(s, d, lambda s: "k6 exit %d; k6's own output in %s" % (rc, os.path.relpath(scratch, REPO)))
     return rc
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    b = sub.add_parser("bench", help="wrk levels + pgbench ceiling")
-    b.add_argument("--quick", action="store_true", help="the ~20 s CI variant")
-    b.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
-    b.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--no-confine", action="store_true", help="no cgroups (envelope not enforced)")
+    common.add_argument("--continuous", action="store_true",
+                        help="each repeat as one wrk run (as before 1-second slices): one time-series point per repeat")
+    common.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
+    b = sub.add_parser("bench", parents=[common], help="wrk levels + pgbench ceiling")
+    b.add_argument("--quick", action="store_true", help="the ~25 s CI variant")
     b.add_argument("--rev", help="measure a clean export of this commit (e.g. HEAD) instead of the working tree")
-    b.add_argument("--continuous", action="store_true",
-                   help="each repeat as one wrk run (as before 1-second slices): one time-series point per repeat")
-    c = sub.add_parser("compare", help="two commits interleaved (A B A B ...), same envelope and levels: ratios B/A")
+    c = sub.add_parser("compare", parents=[common], help="two commits interleaved (A B A B ...), same envelope and levels: ratios B/A")
     c.add_argument("A", help="the baseline commit (any git revision)")
     c.add_argument("B", help="the commit compared with it")
     c.add_argument("--quick", action="store_true", help="one short level, two rounds (tests)")
     c.add_argument("--rounds", type=int, help="rounds of A then B (default: compare.<mode>.rounds in k6/mix.json)")
-    c.add_argument("--no-confine", action="store_true")
-    c.add_argument("--perf", action="store_true", help=argparse.SUPPRESS)
-    c.add_argument("--continuous", action="store_true", help="each level as one wrk run, not 1-second slices")
     k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
     k.add_argument("script", choices=["rinha", "stress"])
     k.add_argument("--no-confine", action="store_true")
@@ -1106,19 +767,16 @@ def main():
         say("waiting for another stack user (%s)" % LOCK)
         fcntl.flock(lock, fcntl.LOCK_EX)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if a.cmd == "compare":
-        import compare  # noqa: E402  (imports this module)
-        try:
-            sys.exit(compare.cmd_compare(a))
-        except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-            die(str(e))
+    global TREE
     a.rev_commit = None
-    if a.rev:
-        try:
-            tree, a.rev_commit = export_rev(a.rev)
-        except (RuntimeError, subprocess.CalledProcessError) as e:
-            die("cannot measure %s: %s" % (a.rev, e))
-        use_tree(tree)
+    try:
+        if a.cmd == "compare":
+            import compare  # noqa: E402  (imports this module)
+            sys.exit(compare.cmd_compare(a))
+        if a.rev:
+            TREE, a.rev_commit = export_rev(a.rev)
+    except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        die(str(e))
     sys.exit(cmd_bench(a) if a.cmd == "bench" else cmd_k6(a))
 
 

@@ -11,9 +11,7 @@ ratio B/A of req/s and of p99, median and spread (min..max over the rounds),
 and archives the run like any other (scenario "compare", reports/SCHEMA.md).
 """
 import datetime as dt
-import os
 import statistics
-import time
 
 import bench
 import series
@@ -46,25 +44,10 @@ def ratios(a_rounds, b_rounds):
     return out
 
 
-def median_level(rounds_of_level):
+def median_level(lvs):
     """One side's level over the rounds: medians of rates and latencies, sums
     of counts (like the repeats of make bench); services of the last round."""
-    lvs = rounds_of_level
-    med = statistics.median
-    status = {}
-    for lv in lvs:
-        for k, v in lv["status"].items():
-            status[k] = status.get(k, 0) + v
-    out = dict(lvs[-1])
-    out.update({
-        "rps": round(med([lv["rps"] for lv in lvs]), 1),
-        "latency_ms": {k: round(med([lv["latency_ms"][k] for lv in lvs]), 3) for k in ("p50", "p90", "p99", "max")},
-        "requests": sum(lv["requests"] for lv in lvs), "duration_s": sum(lv["duration_s"] for lv in lvs),
-        "status": dict(sorted(status.items())), "errors": sum(lv["errors"] for lv in lvs),
-        "inconsistencies": sum(lv["inconsistencies"] for lv in lvs),
-        "repeats": [{"rps": lv["rps"], "latency_ms": lv["latency_ms"]} for lv in lvs],
-    })
-    return out
+    return dict(lvs[-1], **bench.combine(lvs))
 
 
 def ratio_text(r):
@@ -86,11 +69,11 @@ def table(s):
 
 def run_side(a, mix, cfg, envelope, tree, label, run, cpu_parts):
     """One turn: a fresh confined stack of `tree`, the levels, the stack stopped."""
-    bench.use_tree(tree)
+    bench.TREE = tree
     stack = bench.Stack(not a.no_confine, envelope)
     try:
         stack.start()
-        run["sampler"] = series.Sampler(bench.cpu_reader(stack, run["gen"])).start()
+        bench.start_sampling(run, stack, server=False)
         run["prefix"] = label + " "
         levels = bench.measure_levels(a, mix, cfg, stack, run)
         run["sampler"].stop()
@@ -126,9 +109,7 @@ def cmd_compare(a):
         tree, commit = bench.export_rev(rev, keep=[s["commit"] for s in sides.values()])
         sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": []}
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    run = {"t0": time.time(), "gen": series.GeneratorCPU(), "slices": [], "phases": [], "prefix": ""}
-    mach = bench.machine()
-    run["verdict_of"] = lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
+    run = bench.new_run(envelope)
     cpu_parts, order, enforced = [], [], None
     for r in range(rounds):
         for side in ("a", "b"):
@@ -140,20 +121,15 @@ def cmd_compare(a):
         lv = ratios([sides["a"]["rounds"][-1]], [sides["b"]["rounds"][-1]])
         bench.say("round %d: B/A " % (r + 1) + ", ".join("%s req/s %.3f p99 %.3f" % (
             x["name"], x["ratio_rps"]["median"] or 0, x["ratio_p99"]["median"] or 0) for x in lv))
-    bench.use_tree(bench.REPO)
+    bench.TREE = bench.REPO
     cmp_levels = ratios(sides["a"]["rounds"], sides["b"]["rounds"])
-    b_levels = [median_level([rnd[i] for rnd in sides["b"]["rounds"]]) for i in range(len(cmp_levels))]
-    a_levels = [median_level([rnd[i] for rnd in sides["a"]["rounds"]]) for i in range(len(cmp_levels))]
-    every = [lv for sd in sides.values() for rnd in sd["rounds"] for lv in rnd]
-    incons = sum(lv["inconsistencies"] for lv in every)
-    errors = sum(lv["errors"] for lv in every)
-    checks = [{"name": "inconsistencies == 0 (both sides)", "passed": incons == 0, "value": incons, "limit": 0},
-              {"name": "unexpected answers and socket errors == 0 (both sides)", "passed": errors == 0, "value": errors, "limit": 0}]
+    a_levels, b_levels = ([median_level([rnd[i] for rnd in sides[x]["rounds"]]) for i in range(len(cmp_levels))] for x in "ab")
+    checks = bench.correctness_checks([lv for sd in sides.values() for rnd in sd["rounds"] for lv in rnd], " (both sides)")
     ts = series.build("wrk, 1-second slices", series.wrk_points(run["slices"]), join_cpu(cpu_parts), run["phases"], run["t0"])
     s = {
         "schema": 1, "tool": "wrk", "tool_version": bench.wrk_version(), "scenario": "compare",
         "commit": sides["b"]["commit"], "dirty": False, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": mach, "envelope": dict(envelope, enforced=enforced),
+        "machine": bench.machine(), "envelope": dict(envelope, enforced=enforced),
         "levels": b_levels, "db_ceiling": None,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make compare%s: B = %s (%s) against A = %s (%s), clean exports of both commits, %d rounds in the order %s, "
@@ -167,12 +143,5 @@ def cmd_compare(a):
         "sides": {"a": a_levels, "b": b_levels},
         "timeseries": ts,
     }
-    verdict.apply(s)
-    d = bench.run_dir(date, "%s-vs-%s" % (sides["b"]["commit"], sides["a"]["commit"]))
-    bench.write_summary(d, s)
-    print()
-    print(table(s))
-    print()
-    bench.say(verdict.headline(s))
-    bench.say("archived in %s" % os.path.relpath(d, bench.REPO))
-    return 0 if incons == 0 and errors == 0 else 1
+    bench.archive(verdict.apply(s), bench.run_dir(date, "%s-vs-%s" % (sides["b"]["commit"], sides["a"]["commit"])), table)
+    return 0 if s["thresholds"]["passed"] else 1

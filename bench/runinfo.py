@@ -10,32 +10,21 @@ import platform
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from envelope import compose_limits, parse_memory_mb  # noqa: E402,F401  (this module's interface)
+from envelope import compose_limits  # noqa: E402,F401  (this module's interface)
+
+
+def first(path, prefix):
+    """What follows the first line of `path` that starts with prefix, or None."""
+    try:
+        with open(path) as f:
+            return next((ln[len(prefix):].strip() for ln in f if ln.startswith(prefix)), None)
+    except OSError:
+        return None
 
 
 def machine():
     """Host name, CPUs, memory, kernel and CPU model (None where unreadable)."""
-    cpu_model, mem_mb = None, None
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    mem_mb = int(line.split()[1]) // 1024
-                    break
-    except OSError:
-        pass
-    return {
-        "host": platform.node(),
-        "cpus": os.cpu_count(),
-        "memory_mb": mem_mb,
-        "kernel": platform.release(),
-        "cpu_model": cpu_model,
-    }
+    mem = first("/proc/meminfo", "MemTotal:")
+    model = first("/proc/cpuinfo", "model name")
+    return {"host": platform.node(), "cpus": os.cpu_count(), "memory_mb": int(mem.split()[0]) // 1024 if mem else None,
+            "kernel": platform.release(), "cpu_model": model.lstrip(": \t") if model else None}

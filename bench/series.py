@@ -185,30 +185,31 @@ def merge_quantiles(parts, ps=(50, 90, 99)):
 # --- wrk ----------------------------------------------------------------------------------
 
 
+def wrk_figures(r):
+    """One wrk result of bench/mix.lua (BENCH_RESULT) in the schema's terms:
+    errors are unexpected statuses (not 200 or 422), socket errors and
+    malformed answers."""
+    e = r["errors"]
+    sock = e["connect"] + e["read"] + e["write"] + e["timeout"]
+    d = r["duration_us"] / 1e6
+    return {"rps": round(r["requests"] / d, 1) if d else None, "latency_ms": {k: r3(v / 1000) for k, v in r["latency_us"].items() if k != "mean"},
+            "requests": r["requests"], "status": r["status"], "inconsistencies": r["inconsistencies"], "socket_errors": sock,
+            "errors": sock + r["malformed"] + sum(v for k, v in r["status"].items() if k not in ("200", "422"))}
+
+
 def wrk_points(slices):
-    """Each 1-second wrk slice as one point: [{t, dt, rps, p50_ms, p99_ms,
-    max_ms, errors, inconsistencies, level}]."""
+    """Each 1-second wrk slice as one point: [{t, dt, rps, p50_ms, p90_ms,
+    p99_ms, max_ms, errors, inconsistencies, level}]."""
     pts = []
     for s in slices:
-        r = s["result"]
-        d = r["duration_us"] / 1e6
-        q = dict((p, v) for p, v in r.get("q") or [])
-        e = r["errors"]
-        unexpected = sum(v for k, v in r["status"].items() if k not in ("200", "422"))
-        pts.append({"t": round(s["t"], 2), "dt": round(d, 3), "rps": round(r["requests"] / d, 1) if d else None,
-                    "p50_ms": r3(r["latency_us"]["p50"] / 1000), "p99_ms": r3(r["latency_us"]["p99"] / 1000),
-                    "max_ms": r3(r["latency_us"]["max"] / 1000),
-                    "p90_ms": r3(q[90] / 1000) if 90 in q else None,
-                    "errors": unexpected + e["connect"] + e["read"] + e["write"] + e["timeout"] + r["malformed"],
-                    "inconsistencies": r["inconsistencies"], "level": s["level"]})
+        f = wrk_figures(s["result"])
+        pts.append(dict({k + "_ms": f["latency_ms"].get(k) for k in ("p50", "p90", "p99", "max")}, t=round(s["t"], 2),
+                        dt=round(s["result"]["duration_us"] / 1e6, 3), rps=f["rps"], errors=f["errors"],
+                        inconsistencies=f["inconsistencies"], level=s["level"]))
     return pts
 
 
 # --- k6 --------------------------------------------------------------------------------
-
-
-def open_text(path):
-    return gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="")
 
 
 def k6_csv_points(path, expected, t0=None):
@@ -221,7 +222,7 @@ def k6_csv_points(path, expected, t0=None):
     an error only on a status >= 500 or 0. Returns (points, t0, scenario
     spans {scenario: [first s, last s]})."""
     buckets, spans = {}, {}
-    with open_text(path) as f:
+    with (gzip.open(path, "rt", newline="") if path.endswith(".gz") else open(path, newline="")) as f:
         for row in csv.DictReader(f):
             if row.get("metric_name") != "http_req_duration":
                 continue
@@ -279,10 +280,6 @@ def k6_phases(scenario, spans, time_scale, mix):
 # --- the summary's timeseries object ----------------------------------------------------
 
 
-def columns(points, keys):
-    return {k: [p.get(k) for p in points] for k in keys}
-
-
 def build(source, points, cpu, phases, start_unix):
     """The `timeseries` object: load points as columns, the CPU over time,
     the phases; times in seconds from start_unix."""
@@ -290,7 +287,7 @@ def build(source, points, cpu, phases, start_unix):
     return {
         "source": source,
         "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start_unix)) if start_unix else None,
-        "load": columns(points, keys),
+        "load": {k: [p.get(k) for p in points] for k in keys},
         "cpu": cpu,
         "phases": phases,
     }

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Unit tests of the benchmark's pure parts, without the stack: the compose
-split, the wrk arguments and pgbench scripts built from k6/mix.json, the
-aggregation of repeats, bench/mix.lua under wrk against a tiny fake server,
-and reports/tools/report.py on fixture summaries.
+split, the cgroups on a fake cgroupfs, the pgbench scripts built from
+k6/mix.json, the aggregation of repeats, bench/mix.lua under wrk against a tiny
+fake server, the time series, make compare's ratios, and what
+reports/tools makes of summaries (report.py, verdict.py, site.py).
 
   /usr/bin/python3 bench/test_bench.py     (part of make k6-check)
 """
+import gzip
 import http.server
+import importlib.util
 import json
 import os
 import random
@@ -16,20 +19,21 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 import xml.dom.minidom
+from unittest import mock
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, "reports", "tools"))
-import bench  # noqa: E402
-import runinfo  # noqa: E402
+import bench  # noqa: E402  (puts reports/tools and observe on the path)
+import cgroups  # noqa: E402
+import compare  # noqa: E402
 import report  # noqa: E402
+from envelope import parse_memory_mb  # noqa: E402  (scripts/envelope.py, on the path through bench)
 import series  # noqa: E402
 import verdict  # noqa: E402
-import compare  # noqa: E402
-import importlib.util  # noqa: E402
 
 # reports/tools/site.py by its path: `import site` is Python's own module.
 _spec = importlib.util.spec_from_file_location("site_tool", os.path.join(REPO, "reports", "tools", "site.py"))
@@ -37,70 +41,106 @@ site_tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(site_tool)
 
 FIXTURES = os.path.join(REPO, "k6", "test", "fixtures")
+MIX = bench.load_mix()
 
 
 def fixture(name):
     with open(os.path.join(FIXTURES, name)) as f:
         return json.load(f)
 
-MIX = bench.load_mix()
-
 
 class Compose(unittest.TestCase):
     def test_memory_units(self):
-        self.assertEqual(runinfo.parse_memory_mb("380MB"), 380)
-        self.assertEqual(runinfo.parse_memory_mb("1g"), 1024)
-        self.assertEqual(runinfo.parse_memory_mb("512m"), 512)
-        self.assertEqual(runinfo.parse_memory_mb("1048576"), 1)
-        self.assertEqual(runinfo.parse_memory_mb("2048KB"), 2)
+        for text, mb in (("380MB", 380), ("1g", 1024), ("512m", 512), ("1048576", 1), ("2048KB", 2)):
+            self.assertEqual(parse_memory_mb(text), mb)
         with self.assertRaises(ValueError):
-            runinfo.parse_memory_mb("lots")
+            parse_memory_mb("lots")
 
     def test_envelope_from_compose(self):
         env = bench.load_envelope()
-        self.assertEqual(sorted(env["services"]), sorted(bench.SERVICES))
+        self.assertEqual(sorted(env["services"]), sorted(cgroups.SERVICES))
         self.assertLessEqual(env["cpus"], 1.5 + 1e-9)
         self.assertLessEqual(env["memory_mb"], 550)
         self.assertAlmostEqual(env["cpus"], sum(s["cpus"] for s in env["services"].values()))
 
 
-class Mix(unittest.TestCase):
-    def test_wrk_args_carry_the_mix(self):
-        a = dict(x.split("=", 1) for x in bench.wrk_args(MIX))
-        self.assertEqual(a["clients"], ",".join("%d:%d" % (c["id"], c["limite"]) for c in MIX["clients"]))
-        r = MIX["load"]["rates"]
-        self.assertEqual(a["weights"], "%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]))
-        self.assertEqual(a["valor"], "%d,%d" % (MIX["valor"]["min"], MIX["valor"]["max"]))
-        self.assertEqual(a["dlen"], str(MIX["descricao"]["length"]))
+def write_counters(cg, cpu_ns, throttled_ns, mem):
+    """What the kernel shows of every service's cgroup, in each hierarchy's files."""
+    for s in cgroups.SERVICES:
+        files = {("cpuacct", "cpuacct.usage"): "%d\n" % cpu_ns, ("cpu", "cpu.stat"): "nr_throttled 3\nthrottled_time %d\n" % throttled_ns,
+                 ("memory", "memory.usage_in_bytes"): "%d\n" % mem} if cg.kind == "cgroup-v1" else {
+            ("unified", "cpu.stat"): "usage_usec %d\nuser_usec 1\nthrottled_usec %d\n" % (cpu_ns // 1000, throttled_ns // 1000),
+            ("unified", "memory.current"): "%d\n" % mem}
+        for (c, name), text in files.items():
+            with open(os.path.join(cg.dirs[c], s, name), "w") as f:
+                f.write(text)
 
+
+class Cgroups(unittest.TestCase):
+    """bench/cgroups.py on a fake cgroupfs (a temporary folder), v1 and v2:
+    the limits it writes and the figures it reads over a window."""
+
+    def confine(self, v2):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        mounts = [["cgroup2", tmp, "cgroup2", "rw"]] if v2 else [["cgroup", os.path.join(tmp, c), "cgroup", "rw," + c] for c in ("cpu", "cpuacct", "memory")]
+        cg = cgroups.Cgroups(bench.load_envelope())
+        with mock.patch.multiple(cgroups, mounts=lambda: mounts, own=lambda c: "/", V2_ROOT=tmp):
+            cg.setup()
+        self.assertEqual(cg.kind, "cgroup-v2" if v2 else "cgroup-v1")
+        return cg, tmp
+
+    def test_limits_and_figures(self):
+        for v2 in (False, True):
+            cg, tmp = self.confine(v2)
+
+            def read(c, svc, name):
+                with open(os.path.join(cg.dirs[c], svc, name)) as f:
+                    return f.read()
+            for svc, lim in [("", cg.env)] + [(s, cg.env["services"][s]) for s in cgroups.SERVICES]:
+                quota, mem = round(lim["cpus"] * 100000), str(int(lim["memory_mb"] * 2**20))
+                want = {("unified", "cpu.max"): "%d 100000" % quota, ("unified", "memory.max"): mem} if v2 else {
+                    ("cpu", "cpu.cfs_quota_us"): str(quota), ("cpu", "cpu.cfs_period_us"): "100000", ("memory", "memory.limit_in_bytes"): mem}
+                self.assertEqual({k: read(*k[:1], svc, k[1]) for k in want}, want, svc or "the envelope")
+            if v2:
+                self.assertEqual(read("unified", "..", "cgroup.subtree_control"), "+cpu +memory")
+                self.assertEqual(read("unified", "", "cgroup.subtree_control"), "+cpu +memory")
+            write_counters(cg, 2 * 10**9, 10**9, 10 * 2**20)
+            cg.move("db", os.getpid())
+            start = cg.start_window()
+            write_counters(cg, 35 * 10**8, 125 * 10**7, 30 * 2**20)
+            time.sleep(0.3)  # the sampler sees the peak
+            write_counters(cg, 35 * 10**8, 125 * 10**7, 20 * 2**20)
+            res = cg.end_window(start)
+            self.assertEqual(cg.pids("db"), [os.getpid()])
+            self.assertEqual({k: res["db"][k] for k in ("cpu_s", "throttled_s", "mem_peak_mb")}, {"cpu_s": 1.5, "throttled_s": 0.25, "mem_peak_mb": 30.0})
+            self.assertGreater(res["db"]["pss_peak_mb"], 1, "this process's PSS")
+            self.assertEqual(res["nginx"]["pss_peak_mb"], 0)
+
+
+class Mix(unittest.TestCase):
     def test_pgbench_scripts(self):
-        single = bench.pgbench_script({"name": "s", "calls": 1, "mode": "tx", "clients": 4}, MIX)
-        self.assertEqual(single.count("transacao("), 1)
-        self.assertNotIn("BEGIN", single)
-        self.assertIn("transacao(:c0,", single)
-        tx = bench.pgbench_script({"name": "t", "calls": 10, "mode": "tx", "clients": 2}, MIX)
-        self.assertEqual(tx.count("transacao("), 10)
+        script = lambda mode, calls: bench.pgbench_script({"name": "x", "calls": calls, "mode": mode, "clients": 2}, MIX)  # noqa: E731
+        single = script("tx", 1)
+        self.assertEqual((single.count("transacao(:c0,"), "BEGIN" in single), (1, False))
+        tx = script("tx", 10)
         self.assertTrue(tx.index("BEGIN;") < tx.index("transacao(") < tx.index("COMMIT;"))
         ids = [int(m) for m in re.findall(r"transacao\((\d+),", tx)]
         self.assertEqual(ids, sorted(ids), "client rows locked in ascending order")
         self.assertEqual(sorted(set(ids)), [c["id"] for c in MIX["clients"]])
-        pipe = bench.pgbench_script({"name": "p", "calls": 50, "mode": "pipeline", "clients": 2}, MIX)
-        self.assertEqual(pipe.count("transacao("), 50)
-        self.assertIn("\\startpipeline", pipe)
-        self.assertIn("\\endpipeline", pipe)
-        self.assertNotIn("BEGIN", pipe)
-        lote = bench.pgbench_script({"name": "l", "calls": 100, "mode": "lote", "clients": 2}, MIX)
-        self.assertEqual(lote.count("transacoes_lote("), 1)
+        pipe = script("pipeline", 50)
+        self.assertEqual((pipe.count("transacao("), pipe.count("\\startpipeline"), pipe.count("\\endpipeline"), "BEGIN" in pipe), (50, 1, 1, False))
+        # debits : credits as in the mix
+        r = MIX["load"]["rates"]
+        self.assertIn("random(1, %d)" % (r["debitos"] + r["creditos"]), pipe)
+        self.assertIn("<= %d THEN 'd'" % r["debitos"], pipe)
+        lote = script("lote", 100)
+        self.assertEqual((lote.count("transacoes_lote("), lote.count("THEN 'd'")), (1, 100))
         ids = [int(x) for x in re.search(r"ARRAY\[([0-9, ]+)\]::integer\[\]", lote).group(1).split(",")]
-        self.assertEqual(len(ids), 100)
-        self.assertEqual(ids, sorted(ids))
-        self.assertEqual(lote.count("THEN 'd'"), 100)
+        self.assertEqual((len(ids), ids), (100, sorted(ids)))
         self.assertEqual(len(json.loads(re.search(r"'(\[.*\])'::json", lote).group(1))), 100)
         # pgbench binds at most 255 parameters per statement: 2 per request
         self.assertLessEqual(len(set(re.findall(r":[vk]\d+", lote))), 255)
-        # debits : credits as in the mix
-        self.assertIn("<= %d THEN 'd'" % MIX["load"]["rates"]["debitos"], pipe)
-        self.assertIn("random(1, %d)" % (MIX["load"]["rates"]["debitos"] + MIX["load"]["rates"]["creditos"]), pipe)
 
     def test_level_entry_medians_and_sums(self):
         def rep(rps, p99, st):
@@ -110,19 +150,18 @@ class Mix(unittest.TestCase):
                     "status": st, "inconsistencies": 1, "malformed": 0, "sent": {"d": 0, "c": 0, "e": 0}}
         lv = bench.level_entry("c64", 64, 1, [rep(100, 5000, {"200": 90, "422": 10}), rep(300, 7000, {"200": 300}),
                                               rep(200, 6000, {"200": 190, "503": 10})], None)
-        self.assertEqual(lv["rps"], 200)
-        self.assertEqual(lv["latency_ms"]["p99"], 6.0)
-        self.assertEqual(lv["requests"], 600)
+        self.assertEqual((lv["rps"], lv["latency_ms"]["p99"], lv["requests"], lv["duration_s"]), (200, 6.0, 600, 3))
         self.assertEqual(lv["status"], {"200": 580, "422": 10, "503": 10})
-        self.assertEqual(lv["errors"], 10 + 3)  # the 503s and the timeouts
+        self.assertEqual((lv["errors"], lv["socket_errors"]), (10 + 3, 3))  # the 503s and the timeouts
         self.assertEqual(lv["inconsistencies"], 3)
-        self.assertEqual(lv["duration_s"], 3)
         self.assertEqual(len(lv["repeats"]), 3)
 
 
 class FakeAPI(http.server.BaseHTTPRequestHandler):
-    """The contract, roughly, for wrk: balances are not tracked, except that
-    `broken` answers a saldo past the limit now and then."""
+    """The contract, roughly, for wrk: 400 for a request off the mix (a
+    client, valor, descricao or header k6/mix.json does not have); balances
+    are not tracked, except that `broken` answers a saldo past the limit
+    now and then."""
     protocol_version = "HTTP/1.1"
     wbufsize = 65536  # one write per answer (no Nagle + delayed-ACK stalls)
     broken = False
@@ -139,20 +178,26 @@ class FakeAPI(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b)
 
+    def _client(self):
+        m = re.fullmatch(r"/clientes/(\d+)/(transacoes|extrato)", self.path)
+        ok = m and int(m.group(1)) in self.limits and all(self.headers[k] == v for k, v in MIX["headers"].items())
+        return self.limits[int(m.group(1))] if ok else None
+
     def do_GET(self):
-        cid = int(self.path.split("/")[2])
-        lim = self.limits[cid]
+        lim = self._client()
+        if lim is None:
+            return self._send(400, {})
         self._send(200, {"saldo": {"total": -lim, "data_extrato": "x", "limite": lim}, "ultimas_transacoes": []})
 
     def do_POST(self):
-        n = int(self.headers["Content-Length"])
-        body = json.loads(self.rfile.read(n))
-        assert re.fullmatch(r"[A-Za-z0-9]{10}", body["descricao"]) and 1 <= body["valor"] <= 10000
-        lim = self.limits[int(self.path.split("/")[2])]
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        lim, d = self._client(), MIX["descricao"]
+        if (lim is None or not MIX["valor"]["min"] <= body["valor"] <= MIX["valor"]["max"] or body["tipo"] not in "cd"
+                or len(body["descricao"]) != d["length"] or set(body["descricao"]) - set(d["alphabet"])):
+            return self._send(400, {})
         if body["tipo"] == "d" and random.random() < 0.2:
             return self._send(422, {"erro": "limite insuficiente"})
-        saldo = -lim - 1 if (self.broken and random.random() < 0.1) else -lim
-        self._send(200, {"limite": lim, "saldo": saldo})
+        self._send(200, {"limite": lim, "saldo": -lim - 1 if (self.broken and random.random() < 0.1) else -lim})
 
 
 class Quiet(http.server.ThreadingHTTPServer):
@@ -163,13 +208,10 @@ class Quiet(http.server.ThreadingHTTPServer):
 @unittest.skipUnless(shutil.which("wrk"), "wrk not installed")
 class WrkScript(unittest.TestCase):
     def run_against(self, broken):
-        handler = type("H", (FakeAPI,), {"broken": broken})
-        srv = Quiet(("127.0.0.1", 0), handler)
-        t = threading.Thread(target=srv.serve_forever, daemon=True)
-        t.start()
+        srv = Quiet(("127.0.0.1", 0), type("H", (FakeAPI,), {"broken": broken}))
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
         try:
-            port = srv.server_address[1]
-            p = subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", os.path.join(HERE, "mix.lua"), "http://127.0.0.1:%d" % port, "--"]
+            p = subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", os.path.join(HERE, "mix.lua"), "http://127.0.0.1:%d" % srv.server_address[1], "--"]
                                + bench.wrk_args(MIX), text=True, capture_output=True, timeout=30)
         finally:
             srv.shutdown()
@@ -181,9 +223,8 @@ class WrkScript(unittest.TestCase):
     def test_mix_and_checks(self):
         r = self.run_against(False)
         self.assertGreater(r["requests"], 50)
-        self.assertEqual(r["inconsistencies"], 0)
-        self.assertEqual(r["malformed"], 0)
-        self.assertEqual(set(r["status"]) - {"200", "422"}, set())
+        self.assertEqual((r["inconsistencies"], r["malformed"]), (0, 0))
+        self.assertEqual(set(r["status"]) - {"200", "422"}, set(), "every request of the mix (else 400)")
         # the percentile grid that lets bench.py merge 1-second slices
         ps = [p for p, _ in r["q"]]
         self.assertEqual((len(ps), ps[0], ps[-1]), (209, 0.5, 99.99))
@@ -202,7 +243,7 @@ def summary_fixture(tool="wrk"):
         "name": n, "connections": c, "rate": None, "duration_s": 10, "requests": int(rps * 10), "rps": rps,
         "latency_ms": {"p50": 1.2, "p90": 3.4, "p99": 8.9, "max": 40.0}, "status": {"200": 100, "422": 5},
         "errors": 0, "inconsistencies": 0,
-        "services": {s: {"cpu_s": 3.0, "throttled_s": 0.1, "mem_peak_mb": 30.0, "pss_peak_mb": 12.0} for s in bench.SERVICES}}
+        "services": {s: {"cpu_s": 3.0, "throttled_s": 0.1, "mem_peak_mb": 30.0, "pss_peak_mb": 12.0} for s in cgroups.SERVICES}}
     return {
         "schema": 1, "tool": tool, "tool_version": "4.1.0", "scenario": "bench-mix", "commit": "abc1234", "dirty": True,
         "date": "2026-11-26T09:30:00Z", "machine": {"host": "h", "cpus": 2, "memory_mb": 1000, "kernel": "6", "cpu_model": "x<y"},
@@ -245,21 +286,6 @@ class Report(unittest.TestCase):
                         "inconsistencies": 0, "services": None}]
         self.check_page(s)
 
-    def test_time_series_charts(self):
-        s = summary_fixture()
-        pts = [{"t": i + 1, "dt": 1, "rps": 1000 + i, "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": 5.0 + i, "max_ms": 9.0, "errors": i % 2,
-                "inconsistencies": 0, "level": "c16"} for i in range(12)]
-        cpu = {"t": [1, 2, 3], "cores": {"db": [0.5, 0.6, 0.7], "nginx": [0.1, 0.2, 0.3], "generator": [0.3, 0.3, 0.4]}, "throttled": {}}
-        s["timeseries"] = series.build("wrk, 1-second slices", pts, cpu, [{"name": "c16", "start_s": 0, "end_s": 12.5}], 1764354270)
-        page = self.check_page(s)
-        charts = re.findall(r'<svg[^>]*data-series="(\w+)" data-points="(\d+)"', page)
-        self.assertEqual(charts, [("rps", "12"), ("latency", "12"), ("errors", "12"), ("cpu", "3")])
-        self.assertEqual(page.count('class="col" tabindex="0"'), 12 * 3 + 3, "every instant reachable by Tab")
-        for want in ('aria-label="12 s: p50 1.00, p99 16.00, max 9.00"', "load generator"):
-            self.assertTrue(want in page, want)
-        self.assertEqual(page.count("Data of this chart"), 4)
-        self.assertFalse("no-timeseries" in page)
-
     def test_server_series_charts(self):
         s = summary_fixture()
         s["timeseries"] = series.build("wrk, 1-second slices", [{"t": 1, "dt": 1, "rps": 1000, "level": "c16"}], {"t": [], "cores": {}},
@@ -284,17 +310,12 @@ class Report(unittest.TestCase):
         page = self.check_page(s)
         self.assertTrue('id="no-server-series"' in page and 'data-series="server-' not in page)
 
-    def test_no_time_series_is_said(self):
-        page = self.check_page(fixture("reference-rinha-summary.json"))
-        self.assertTrue('id="no-timeseries"' in page and "data-series=" not in page)
-
     def test_generator_bound_run_says_so(self):
         page = self.check_page(fixture("reference-stress-summary.json"))
-        for want in ('id="generator-bound"', "the generator&#x27;s ceiling, not the stack&#x27;s", 'data-limited-by="generator"'):
-            self.assertTrue(want in page, want)
+        for want in ("the generator&#x27;s ceiling, not the stack&#x27;s", 'data-limited-by="generator"'):
+            self.assertIn(want, page)
         self.assertFalse('<div class="k">highest rate sustained</div>' in page, "the ceiling is not presented as the stack's")
-        page = self.check_page(fixture("reference-rinha-summary.json"))
-        self.assertFalse('id="generator-bound"' in page)
+        self.assertFalse('id="generator-bound"' in self.check_page(fixture("reference-rinha-summary.json")))
 
     def test_archived_runs_render(self):
         runs = os.path.join(REPO, "reports", "runs")
@@ -376,7 +397,6 @@ class ServerSeries(unittest.TestCase):
     def test_live_sampler_without_endpoints(self):
         # nothing listens on these ports: the sampler records misses, the series is null
         sampler = bench.scrape.Sampler({"api01": ("127.0.0.1", 9), "api02": ("127.0.0.1", 9)}, interval=0.05).start()
-        import time
         time.sleep(0.2)
         s, note = bench.finish_scrape({"scrape": sampler}, time.time())
         self.assertIsNone(s)
@@ -518,7 +538,7 @@ class Compare(unittest.TestCase):
     def lv(rps, p99, name="c64", incons=0):
         return {"name": name, "connections": 64, "rps": rps, "requests": int(rps), "duration_s": 1,
                 "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": p99, "max": 3 * p99}, "status": {"200": int(rps)},
-                "errors": 0, "inconsistencies": incons, "services": None}
+                "errors": 0, "socket_errors": 0, "inconsistencies": incons, "services": None}
 
     def test_ratios_per_round_with_spread(self):
         a = [[self.lv(1000, 10.0)], [self.lv(800, 20.0)], [self.lv(1000, 10.0)]]
@@ -586,11 +606,6 @@ class Series(unittest.TestCase):
         self.assertEqual(m["max"], max(a[-1], b[-1]))
         self.assertEqual(series.merge_quantiles([])["p99"], None)
 
-    def test_percentile_nearest_rank(self):
-        xs = list(range(1, 101))
-        self.assertEqual([series.percentile(xs, p) for p in (50, 99, 100)], [50, 99, 100])
-        self.assertIsNone(series.percentile([], 50))
-
     def test_rates(self):
         r = series.rates([(100.0, {"db": 1.0, "g": 0.0}), (101.0, {"db": 1.5, "g": 0.25}), (103.0, {"db": 2.5, "g": 0.25})], 100.0)
         self.assertEqual(r, {"t": [1.0, 3.0], "db": [0.5, 0.5], "g": [0.25, 0.0]})
@@ -616,7 +631,6 @@ class Series(unittest.TestCase):
         with open(os.path.join(FIXTURES, "k6-metrics.csv")) as f:
             text = f.read()
         text = re.sub(r"^(http_req_duration),(\d+),", lambda m: "%s,%d," % (m.group(1), int(m.group(2)) * 1000 + 250), text, flags=re.M)
-        import gzip
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "m.csv.gz")
             with gzip.open(p, "wt") as f:
