@@ -13,8 +13,8 @@ Rinha envelope (1.5 CPU / 550MB, split per service as in compose.yml).
 
 Every parameter of the mix and of the levels comes from k6/mix.json; the
 split of the envelope from compose.yml (services.*.deploy.resources.limits).
-Environment: API_BIN (server binary, as scripts/stack.sh), BENCH_OUT (runs
-folder, default reports/runs), BENCH_STACK_ENV (extra API_ENV for replicas).
+Environment: API_BIN and API_ENV (the replicas' binary and environment, as
+scripts/stack.sh), BENCH_OUT (runs folder, default reports/runs).
 Exit status: 0 when every answer was expected and consistent (performance
 targets are reported, not enforced), 1 otherwise, 2 on a setup failure.
 """
@@ -152,8 +152,6 @@ class Stack:
 
     def start(self):
         env = dict(os.environ)
-        if os.environ.get("BENCH_STACK_ENV"):
-            env["API_ENV"] = (env.get("API_ENV", "") + " " + os.environ["BENCH_STACK_ENV"]).strip()
         if TREE != REPO:
             env.pop("API_BIN", None)  # the exported tree's own build
         subprocess.run([os.path.join(TREE, "scripts", "stack.sh"), "start"], env=env, check=True)
@@ -534,8 +532,9 @@ def server_series(samples, start_unix, wall_minus_mono=None):
          "queued": col("queued", 0), "commits_per_s": col("commits_per_s", 1), "errors_per_s": col("errors_per_s", 2),
          "cpu": {r: [None if v is None else round(v, 3) for v in vs] for r, vs in raw["cpu"].items()}, "missed": raw["missed"]}
     partial = full.count(False)
-    return s, partial and what + ("in %d of %d intervals a replica's metrics endpoint did not answer; the stack-wide figures "
-                                  "are null there (replicas: how many answered)." % (partial, len(full))) or None
+    note = what + ("in %d of %d intervals a replica's metrics endpoint did not answer; the stack-wide figures are null there "
+                   "(replicas: how many answered)." % (partial, len(full)))
+    return s, note if partial else None
 
 
 def finish_scrape(run, start_unix):

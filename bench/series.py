@@ -19,7 +19,7 @@ import os
 import threading
 import time
 
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def r3(v):
@@ -90,12 +90,11 @@ def machine_busy_s():
 
 
 class Sampler:
-    """Samples read() -> {name: cumulative seconds} every `interval` seconds
-    in a thread; series() turns the samples into per-interval rates."""
+    """Samples read() -> {name: cumulative seconds} on every whole second in
+    a thread; rates() turns the samples into per-interval rates."""
 
-    def __init__(self, read, interval=1.0):
+    def __init__(self, read):
         self.read = read
-        self.interval = interval
         self.samples = []
         self._stop = threading.Event()
         self._t = None
@@ -107,7 +106,7 @@ class Sampler:
             pass  # a cgroup gone at the very end: the sample is skipped
 
     def _loop(self):
-        while not self._stop.wait(self.interval - (time.time() % self.interval) if self.interval >= 1 else self.interval):
+        while not self._stop.wait(1 - time.time() % 1):
             self._take()
 
     def start(self):
