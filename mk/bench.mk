@@ -27,8 +27,7 @@ stress: bench-deps $(BENCH_BUILD) ## k6/stress.js against the confined stack (ne
 k6-rinha: bench-deps $(BENCH_BUILD) ## k6/rinha.js, the official test, against the confined stack (needs k6; TIME_SCALE=0.1 for a short run)
 	$(BENCH) k6 rinha $(BENCH_ARGS)
 
-k6-check: bench-deps ## check the k6 scripts without k6: syntax, helper unit tests, scripts driven on a fake server
-	@for f in k6/*.js k6/test/*.mjs; do node --check $$f || exit 1; done
+k6-check: bench-deps ## check the k6 scripts without k6 (driven in node on a fake server) and the benchmark's unit tests
 	node --import ./k6/test/register.mjs --test k6/test/k6.test.mjs
 	/usr/bin/python3 bench/test_bench.py
 
