@@ -1,17 +1,14 @@
 #!/usr/bin/python3
 """Browser test of a run's report.html (reports/tools/report.py): what a
-person sees of the time series in headless Chromium, through Selenium.
+person sees of the time series in headless Chromium, through Selenium
+(Debian's chromium, chromium-driver and python3-selenium; the make target
+installs them).
 
   /usr/bin/python3 bench/test_report_browser.py     (make report-browser-test)
 
-Renders two reports into a temporary folder: a k6 run whose time series
-comes from the hand-written CSV fixture (k6/test/fixtures/k6-metrics.csv)
-plus a sampled CPU series, and the archived real stress run (no series,
-generator-bound). Checks that every chart is laid out with one focusable
-instant per point, that Tab reaches the instants and a focused one shows its
-figures, that the table under each chart has the same points, and that the
-page without a series and the generator-bound run say so. Needs Debian's
-chromium, chromium-driver and python3-selenium (the make target installs them).
+Two reports: a k6 run whose time series comes from the hand-written CSV
+fixture (k6/test/fixtures/k6-metrics.csv) plus a sampled CPU series, and the
+archived real stress run (no series, generator-bound).
 """
 import json
 import os
@@ -20,17 +17,15 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(REPO, "reports", "tools"))
-import bench  # noqa: E402
+import bench  # noqa: E402  (puts reports/tools on the path)
 import report  # noqa: E402
 import series  # noqa: E402
 from screenshot import file_url, open_browser  # noqa: E402  (reports/tools: the site's browser helpers)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-FIXTURES = os.path.join(REPO, "k6", "test", "fixtures")
+FIXTURES = os.path.join(bench.REPO, "k6", "test", "fixtures")
 
 
 def fixture(name):
@@ -39,8 +34,8 @@ def fixture(name):
 
 
 def k6_run_with_series():
-    """The reference rinha summary plus the time series the runner would
-    build from the CSV fixture (phases from where its scenarios ran)."""
+    """The reference rinha summary plus the time series the runner builds
+    from the CSV fixture (phases from where its scenarios ran)."""
     mix = bench.load_mix()
     s = fixture("reference-rinha-summary.json")
     pts, t0, spans = series.k6_csv_points(os.path.join(FIXTURES, "k6-metrics.csv"),
@@ -79,7 +74,8 @@ class ReportInBrowser(unittest.TestCase):
           var table = svg.parentNode.querySelector('details table.data');
           return {id: svg.dataset.series, declared: +svg.dataset.points, w: b.width, h: b.height,
                   cols: svg.querySelectorAll('g.col[tabindex="0"]').length, lines: svg.querySelectorAll('polyline').length,
-                  rows: table ? table.querySelectorAll('tr').length - 1 : -1,
+                  rows: table ? table.querySelectorAll('tr').length - 1 : -1, text: svg.textContent,
+                  label: svg.querySelector('g.col').getAttribute('aria-label'),
                   phases: Array.from(svg.querySelectorAll('text.ph')).map(function (t) { return t.textContent; })};
         })""")
 
@@ -95,6 +91,8 @@ class ReportInBrowser(unittest.TestCase):
             self.assertEqual(c["rows"], c["declared"], "the table under the chart has every point: %s" % c)
             self.assertEqual(c["phases"], ["validation", "ramp", "plateau"], c)
         self.assertEqual([c["declared"] for c in charts], [8, 8, 8, 8])
+        self.assertTrue(charts[1]["label"].startswith("1 s: p50 "), charts[1]["label"])
+        self.assertIn("load generator", charts[3]["text"], "the generator's CPU is drawn beside the stack's")
 
     def test_tab_reaches_the_instants_and_shows_their_figures(self):
         self.open("series")
