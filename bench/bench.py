@@ -484,15 +484,11 @@ def measure_ceiling(cfg, mix, stack):
             if not psql("SELECT count(*) FROM pg_proc WHERE proname = '%s'" % fn):
                 say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
                 continue
-            res = []
-            for _ in range(cfg["pgbench_repeats"]):
-                w = stack.window()
-                res.append(dict(run_pgbench(v, mix, cfg["pgbench_s"], tmp)))
-                res[-1]["services"] = stack.measure(w)
-            best = dict(res[0], calls_per_s=statistics.median(x["calls_per_s"] for x in res), tps=statistics.median(x["tps"] for x in res))
-            variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **best, duration_s=cfg["pgbench_s"]))
+            w = stack.window()
+            r = dict(run_pgbench(v, mix, cfg["pgbench_s"], tmp), services=stack.measure(w))
+            variants.append(dict({k: x for k, x in v.items() if k != "fallback"}, **r, duration_s=cfg["pgbench_s"]))
             say("pgbench %-10s %2d clients: %8.0f tx/s = %8.0f calls/s  (db cpu %.1f s)" % (
-                v["name"], v["clients"], best["tps"], best["calls_per_s"], best["services"]["db"]["cpu_s"] if best["services"] else 0))
+                v["name"], v["clients"], r["tps"], r["calls_per_s"], r["services"]["db"]["cpu_s"] if r["services"] else 0))
     if not variants:
         raise RuntimeError("no pgbench variant could run")
     top = max(variants, key=lambda x: x["calls_per_s"])
