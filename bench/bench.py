@@ -576,8 +576,7 @@ def cmd_bench(a):
                                   run["phases"], run["t0"])
         srv, srv_note = finish_scrape(run, run["t0"])
     except (RuntimeError, OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
-        stack.stop()
-        die(str(e))
+        die(str(e))  # the stack stops on the way out
     finally:
         stack.stop()
     say("measured in %.0f s" % (time.time() - t0))
