@@ -42,11 +42,12 @@ PGDATABASE = os.environ.get("PGDATABASE") or "rinha"
 PSQL_TIMEOUT = 60.0
 
 
-def psql(sql):
-    """Runs SQL through the psql CLI; returns the rows of its unaligned,
-    tuples-only output as lists of strings. Raises on any SQL error."""
+def psql(sql, user=None):
+    """Runs SQL through the psql CLI (as PGUSER, or `user`); returns the rows
+    of its unaligned, tuples-only output as lists of strings. Raises on any
+    SQL error."""
     cmd = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1",
-           "-h", PGHOST, "-U", PGUSER, "-d", PGDATABASE, "-c", sql]
+           "-h", PGHOST, "-U", user or PGUSER, "-d", PGDATABASE, "-c", sql]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PSQL_TIMEOUT)
     if proc.returncode != 0:
         raise RuntimeError("psql failed (exit %d) on %r: %s" % (proc.returncode, sql, proc.stderr.strip()))

@@ -322,3 +322,15 @@ def test_procedures_refuse_bad_tipo_and_valor_by_themselves(reset):
     assert_db_untouched()
     # And the guard lets the good ones through.
     assert psql("SELECT r_status FROM transacoes_lote('{1,2}', '{5,7}', 'cd', '[\"a\",\"b\"]')") == [["0"], ["0"]]
+
+
+def test_the_database_starts_with_spare_wal_segments():
+    """db/init.sh creates spare WAL segments, so that no commit of a run
+    waits while a new 16 MB segment is zero-filled and flushed. The suite's
+    own traffic uses far less than one segment, so most are still ahead."""
+    ahead = psql(
+        "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$' "
+        "AND name > pg_walfile_name(pg_current_wal_lsn())",
+        user="postgres",
+    )
+    assert int(ahead[0][0]) >= 4, "only %s WAL segments ahead of the current one" % ahead[0][0]
