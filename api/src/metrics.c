@@ -180,6 +180,14 @@ static void put_hist(writer_t *w, const char *name, const char *labels, const ui
     put(w, "%s_count%s%.*s%s %" PRIu64 "\n", name, open, len, labels, close, cum);
 }
 
+/* `key="value",` in `buf` (32 bytes: our keys and values are short), the
+ * form put_hist takes. */
+static const char *label(char buf[32], const char *key, const char *value)
+{
+    snprintf(buf, 32, "%s=\"%s\",", key, value);
+    return buf;
+}
+
 static void put_time_hist(writer_t *w, const char *name, const char *labels, const metrics_time_hist_t *h)
 {
     put_hist(w, name, labels, h->counts, time_le_label, METRICS_TIME_BUCKETS, h->sum_us, true);
@@ -201,11 +209,10 @@ static void render_http(writer_t *w, const metrics_t *m)
     }
     header(w, "rinha_http_request_duration_seconds", "histogram",
            "Time from the handler's entry to the response, by route.");
-    for (size_t r = 0; r < METRICS_ROUTES; r++) {
-        char labels[32];
-        snprintf(labels, sizeof(labels), "route=\"%s\",", route_labels[r]);
-        put_time_hist(w, "rinha_http_request_duration_seconds", labels, &m->request_duration[r]);
-    }
+    char labels[32];
+    for (size_t r = 0; r < METRICS_ROUTES; r++)
+        put_time_hist(w, "rinha_http_request_duration_seconds", label(labels, "route", route_labels[r]),
+                      &m->request_duration[r]);
     header(w, "rinha_http_errors_total", "counter",
            "503 (not done: safe to retry) and 504 (outcome unknown) responses, by cause.");
     for (size_t s = 0; s < 2; s++) {
@@ -228,11 +235,10 @@ static void render_db(writer_t *w, const metrics_t *m)
     put_size_hist(w, "rinha_db_round_trip_requests", "", &m->round_trip_requests);
     header(w, "rinha_db_commit_requests", "histogram",
            "Requests settled per committed transaction, by kind; _count is the commits.");
-    for (size_t k = 0; k < METRICS_TX_KINDS; k++) {
-        char labels[32];
-        snprintf(labels, sizeof(labels), "kind=\"%s\",", tx_kind_labels[k]);
-        put_size_hist(w, "rinha_db_commit_requests", labels, &m->commit_requests[k]);
-    }
+    char labels[32];
+    for (size_t k = 0; k < METRICS_TX_KINDS; k++)
+        put_size_hist(w, "rinha_db_commit_requests", label(labels, "kind", tx_kind_labels[k]),
+                      &m->commit_requests[k]);
     header(w, "rinha_db_rollbacks_total", "counter",
            "Transactions the database ended with an error, by kind.");
     for (size_t k = 0; k < METRICS_TX_KINDS; k++)
