@@ -3,8 +3,9 @@
 
   reports/tools/report.py reports/runs/<run>/summary.json [-o report.html]
 
-A self-contained page: inline SVG charts and CSS, no script, no network, no
-external asset; opens from the file system. Python 3 standard library only.
+A self-contained page: inline SVG charts and the style of report.css (beside
+this file), no script, no network, no external asset; opens from the file
+system. Python 3 standard library only.
 """
 import argparse
 import html
@@ -15,6 +16,7 @@ import sys
 
 import verdict  # the single verdict and what limited the run (same folder)
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 SERVICES = ["db", "api01", "api02", "nginx"]
 COLORS = {"p50": "#4e79a7", "p90": "#f28e2b", "p99": "#e15759", "max": "#9c755f",
           "db": "#4e79a7", "api01": "#59a14f", "api02": "#8cd17d", "nginx": "#f28e2b",
@@ -25,6 +27,19 @@ PHASE_FILL = ("#eef3f8", "#f7f1e8")
 
 def esc(x):
     return html.escape("" if x is None else str(x))
+
+
+def inline(name):
+    """A file beside this one (a style sheet, a script) as one line, to
+    inline into a page: the page stays one file, and does not repeat the
+    file's lines."""
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return " ".join(f.read().split())
+
+
+def row(*cells, tag="td"):
+    """A table row of escaped cells."""
+    return "<tr>%s</tr>" % "".join("<%s>%s</%s>" % (tag, esc(c), tag) for c in cells)
 
 
 def fmt(v, digits=1):
@@ -212,11 +227,17 @@ def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, di
                  % (esc(label), cx - step / 2, mt, max(step, 1), ph, cx, cx, mt, mt + ph, tx, mt + 14, esc(label)))
     s.append(legend(series, ml, height))
     s.append("</svg>")
-    rows = "".join("<tr><td>%s</td>%s</tr>" % (esc(fmt(tt, 1)), "".join("<td>%s</td>" % esc(fmt(vs[i] if i < len(vs) else None, digits)) for _, _, vs in series))
-                   for i, tt in enumerate(t))
-    table = ('<details><summary>Data of this chart (%d points)</summary><table class="data"><tr><th>t s</th>%s</tr>%s</table></details>'
-             % (len(t), "".join("<th>%s (%s)</th>" % (esc(n), esc(unit)) for n, _, _ in series), rows))
+    rows = "".join(row(fmt(tt, 1), *(fmt(vs[i] if i < len(vs) else None, digits) for _, _, vs in series)) for i, tt in enumerate(t))
+    table = ('<details><summary>Data of this chart (%d points)</summary><table class="data">%s%s</table></details>'
+             % (len(t), row("t s", *("%s (%s)" % (n, unit) for n, _, _ in series), tag="th"), rows))
     return "".join(s) + table
+
+
+def series_figures(src, t, phases, stamp, charts):
+    """Line charts over the same instants t, one figure each. charts:
+    [(id, title, unit, [(name, colour key, key of src)], digits, caption)]."""
+    return "".join(figure(line_chart(cid, title, unit, t, [(n, COLORS[c], src.get(k) or []) for n, c, k in lines], phases, digits=digits),
+                          caption, stamp) for cid, title, unit, lines, digits, caption in charts)
 
 
 def timeseries_section(s, stamp):
@@ -226,28 +247,24 @@ def timeseries_section(s, stamp):
         why = "its tool gave none" if isinstance(ts, dict) else "it was recorded before this project captured per-second figures"
         return ('<h2>Over time</h2><p class="empty" id="no-timeseries">No time series for this run: %s. '
                 'Only the whole-run figures below exist; nothing here is interpolated.</p>' % esc(why))
-    L = ts["load"]
-    t = L["t"]
-    phases = ts.get("phases") or []
-    cap = "Source: %s; t = seconds from %s. Shaded: the run's phases." % (ts.get("source") or "?", ts.get("start") or "the start")
-    p = ['<h2>Over time</h2><div class="series">']
-    p.append(figure(line_chart("rps", "Requests per second", "req/s", t, [("req/s", COLORS["rps"], L.get("rps") or [])], phases, digits=0), cap, stamp))
-    p.append(figure(line_chart("latency", "Latency per second: p50, p99 and max", "ms", t,
-                               [("p50", COLORS["p50"], L.get("p50_ms") or []), ("p99", COLORS["p99"], L.get("p99_ms") or []),
-                                ("max", COLORS["max"], L.get("max_ms") or [])], phases),
-                    "Percentiles of the answers received in each interval, as the load generator saw them.", stamp))
-    p.append(figure(line_chart("errors", "Errors per interval", "errors", t, [("errors", COLORS["errors"], L.get("errors") or [])], phases, digits=0),
-                    "Answers outside the expected statuses, malformed answers and socket errors, per interval (inconsistencies are counted apart).", stamp))
+    load, phases = ts["load"], ts.get("phases") or []
+    p = ['<h2>Over time</h2><div class="series">', series_figures(load, load["t"], phases, stamp, [
+        ("rps", "Requests per second", "req/s", [("req/s", "rps", "rps")], 0,
+         "Source: %s; t = seconds from %s. Shaded: the run's phases." % (ts.get("source") or "?", ts.get("start") or "the start")),
+        ("latency", "Latency per second: p50, p99 and max", "ms", [("p50", "p50", "p50_ms"), ("p99", "p99", "p99_ms"), ("max", "max", "max_ms")], 2,
+         "Percentiles of the answers received in each interval, as the load generator saw them."),
+        ("errors", "Errors per interval", "errors", [("errors", "errors", "errors")], 0,
+         "Answers outside the expected statuses, malformed answers and socket errors, per interval (inconsistencies are counted apart).")])]
     cpu = ts.get("cpu") or {}
     cores = cpu.get("cores") or {}
     if cpu.get("t") and cores:
-        names = [k for k in SERVICES + ["generator", "machine"] if k in cores]
         shown = {"generator": "load generator", "machine": "whole machine"}
-        p.append(figure(line_chart("cpu", "CPU per service and the load generator (cores)", "cores", cpu["t"],
-                                   [(shown.get(k, k), COLORS[k], cores[k]) for k in names], phases),
-                        "CPU seconds per second from each service's cgroup (cpuacct) and from the generator's process, sampled once a second; "
-                        "whole machine: every process (/proc/stat), so what neither the stack nor the generator used was other load. "
-                        "The generator runs outside the envelope, on the same machine.", stamp))
+        p.append(series_figures(cores, cpu["t"], phases, stamp, [(
+            "cpu", "CPU per service and the load generator (cores)", "cores",
+            [(shown.get(k, k), k, k) for k in SERVICES + ["generator", "machine"] if k in cores], 2,
+            "CPU seconds per second from each service's cgroup (cpuacct) and from the generator's process, sampled once a second; "
+            "whole machine: every process (/proc/stat), so what neither the stack nor the generator used was other load. "
+            "The generator runs outside the envelope, on the same machine.")]))
     p.append("</div>")
     return "".join(p)
 
@@ -262,29 +279,22 @@ def server_series_section(s, stamp):
     if not isinstance(ss, dict) or not ss.get("t"):
         return ('<h2>Over time: the stack\'s side</h2><p class="empty" id="no-server-series">No server-side series for this run: '
                 'the replicas\' metrics endpoints did not answer (see the notes). Nothing here is interpolated.</p>')
-    t = ss["t"]
-    phases = (s.get("timeseries") or {}).get("phases") or []
     cap = ("The replicas' own counters and histograms (%s), summed over both replicas per interval; t = seconds from %s, as the "
            "generator's charts above. Null (a gap) where a replica did not answer." % (ss.get("source") or "?", ss.get("start") or "the start"))
-    p = ['<h2>Over time: the stack\'s side</h2><div class="series" id="server-series">']
-    p.append(figure(line_chart("server-rps", "The stack's side: requests per second (replicas' counters)", "req/s", t,
-                               [("req/s", COLORS["rps"], ss.get("rps") or [])], phases, digits=0),
-                    cap + " Every answer the replicas gave, whatever its status; beside the generator's req/s above, the same load seen from the server.", stamp))
-    p.append(figure(line_chart("server-p99", "The stack's side: p99 from the replicas' latency histogram", "ms", t,
-                               [("p99", COLORS["p99"], ss.get("p99_ms") or [])], phases),
-                    "From the request parsed to the answer written, inside a replica (no nginx, no network, no queueing in the generator): "
-                    "Prometheus's histogram_quantile over each interval's bucket increments, so its resolution is the buckets'.", stamp))
-    p.append(figure(line_chart("server-db", "The stack's side: database commits and errors per second", "per s", t,
-                               [("commits/s", COLORS["commits"], ss.get("commits_per_s") or []),
-                                ("503/504 per s", COLORS["errors"], ss.get("errors_per_s") or [])], phases, digits=1),
-                    "Transactions the replicas committed (reads and writes), and the answers they refused or timed out (503/504, every cause).", stamp))
-    p.append(figure(line_chart("server-batch", "The stack's side: writes per commit and queue depth", "requests", t,
-                               [("writes per commit", COLORS["batch"], ss.get("writes_per_commit") or []),
-                                ("queued", COLORS["queued"], ss.get("queued") or [])], phases),
-                    "Writes per commit: the average batch a write round trip settled in the interval (null: no write committed). "
-                    "Queued: requests waiting for a round trip at the sample's instant, both replicas.", stamp))
-    p.append("</div>")
-    return "".join(p)
+    return '<h2>Over time: the stack\'s side</h2><div class="series" id="server-series">%s</div>' % series_figures(
+        ss, ss["t"], (s.get("timeseries") or {}).get("phases") or [], stamp, [
+            ("server-rps", "The stack's side: requests per second (replicas' counters)", "req/s", [("req/s", "rps", "rps")], 0,
+             cap + " Every answer the replicas gave, whatever its status; beside the generator's req/s above, the same load seen from the server."),
+            ("server-p99", "The stack's side: p99 from the replicas' latency histogram", "ms", [("p99", "p99", "p99_ms")], 2,
+             "From the request parsed to the answer written, inside a replica (no nginx, no network, no queueing in the generator): "
+             "Prometheus's histogram_quantile over each interval's bucket increments, so its resolution is the buckets'."),
+            ("server-db", "The stack's side: database commits and errors per second", "per s",
+             [("commits/s", "commits", "commits_per_s"), ("503/504 per s", "errors", "errors_per_s")], 1,
+             "Transactions the replicas committed (reads and writes), and the answers they refused or timed out (503/504, every cause)."),
+            ("server-batch", "The stack's side: writes per commit and queue depth", "requests",
+             [("writes per commit", "batch", "writes_per_commit"), ("queued", "queued", "queued")], 2,
+             "Writes per commit: the average batch a write round trip settled in the interval (null: no write committed). "
+             "Queued: requests waiting for a round trip at the sample's instant, both replicas.")])
 
 
 def compare_section(s, stamp):
@@ -293,44 +303,44 @@ def compare_section(s, stamp):
     if not isinstance(c, dict):
         return ""
     a, b = c.get("a") or {}, c.get("b") or {}
-    p = ['<h2>Compare: B / A</h2><p id="compare">B = <code>%s</code> (%s) against A = <code>%s</code> (%s), %s rounds in the order %s. '
-         'A ratio of req/s above 1 and of p99 below 1 favour B; the spread is the lowest and highest ratio of a round.</p>'
-         % (esc(b.get("commit")), esc(b.get("rev")), esc(a.get("commit")), esc(a.get("rev")), esc(c.get("rounds")), esc(" ".join(c.get("order") or [])))]
     lv = c.get("levels") or []
     rr = [(x.get("ratio_rps") or {}).get("median") for x in lv]
     rp = [(x.get("ratio_p99") or {}).get("median") for x in lv]
-    p.append(figure(bar_chart([x.get("name") for x in lv], [("req/s B/A", COLORS["rps"], rr), ("p99 B/A", COLORS["p99"], rp)],
-                              "Ratios B/A (median of the rounds)", "ratio", [(1, "1 = no change", "#888")]),
-                    "Median over the rounds of each round's ratio; the table gives the spread and every round's figures.", stamp))
-    p.append("<table><tr><th>level</th><th>req/s B/A median</th><th>min..max</th><th>p99 B/A median</th><th>min..max</th>"
-             "<th>A: req/s, p99 ms per round</th><th>B: req/s, p99 ms per round</th></tr>")
+    p = ['<h2>Compare: B / A</h2><p id="compare">B = <code>%s</code> (%s) against A = <code>%s</code> (%s), %s rounds in the order %s. '
+         'A ratio of req/s above 1 and of p99 below 1 favour B; the spread is the lowest and highest ratio of a round.</p>'
+         % (esc(b.get("commit")), esc(b.get("rev")), esc(a.get("commit")), esc(a.get("rev")), esc(c.get("rounds")), esc(" ".join(c.get("order") or []))),
+         figure(bar_chart([x.get("name") for x in lv], [("req/s B/A", COLORS["rps"], rr), ("p99 B/A", COLORS["p99"], rp)],
+                          "Ratios B/A (median of the rounds)", "ratio", [(1, "1 = no change", "#888")]),
+                "Median over the rounds of each round's ratio; the table gives the spread and every round's figures.", stamp),
+         "<table>", row("level", "req/s B/A median", "min..max", "p99 B/A median", "min..max", "A: req/s, p99 ms per round",
+                        "B: req/s, p99 ms per round", tag="th")]
     for x in lv:
         r1, r2 = x.get("ratio_rps") or {}, x.get("ratio_p99") or {}
-        p.append("<tr><td>%s</td><td>%s</td><td>%s..%s</td><td>%s</td><td>%s..%s</td><td>%s</td><td>%s</td></tr>" % (
-            esc(x.get("name")), fmt(r1.get("median"), 3), fmt(r1.get("min"), 3), fmt(r1.get("max"), 3),
-            fmt(r2.get("median"), 3), fmt(r2.get("min"), 3), fmt(r2.get("max"), 3),
-            esc("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get("a") or [])),
-            esc("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get("b") or []))))
+        p.append(row(x.get("name"), fmt(r1.get("median"), 3), "%s..%s" % (fmt(r1.get("min"), 3), fmt(r1.get("max"), 3)),
+                     fmt(r2.get("median"), 3), "%s..%s" % (fmt(r2.get("min"), 3), fmt(r2.get("max"), 3)),
+                     *("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get(k) or []) for k in "ab")))
     p.append("</table>")
     return "".join(p)
 
 
+def share(v):
+    return "–" if v is None else "%.0f%%" % (100 * v)
+
+
 def limits_section(s):
     """What limited each level, with the evidence, and the verdict."""
-    levels = [lv for lv in s.get("levels") or [] if isinstance(lv, dict)]
-    p = ['<h2>What limited the run</h2><p id="limited-by" data-limited-by="%s">%s</p>' % (esc(s.get("limited_by") or ""), esc(verdict.headline(s)))]
-    p.append("<table><tr><th>level</th><th>limited by</th><th>why</th><th>stack cores (share of envelope)</th><th>busiest service</th>"
-             "<th>generator cores (share of usable)</th><th>k6 dropped iterations</th><th>k6 VUs peak / max</th></tr>")
-    for lv in levels:
+    p = ['<h2>What limited the run</h2><p id="limited-by" data-limited-by="%s">%s</p>' % (esc(s.get("limited_by") or ""), esc(verdict.headline(s))),
+         "<table>", row("level", "limited by", "why", "stack cores (share of envelope)", "busiest service",
+                        "generator cores (share of usable)", "k6 dropped iterations", "k6 VUs peak / max", tag="th")]
+    for lv in (lv for lv in s.get("levels") or [] if isinstance(lv, dict)):
         e = lv.get("limited_by_evidence") or {}
         sv = e.get("services") or {}
         busy = max(sv.items(), key=lambda kv: kv[1].get("share_of_limit") or 0) if sv else None
-        p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-            esc(lv.get("name")), esc(lv.get("limited_by") or "nothing saturated"), esc(e.get("rule")),
-            esc("%s (%s)" % (fmt(e.get("stack_cores"), 2), "–" if e.get("stack_share") is None else "%.0f%%" % (100 * e["stack_share"]))),
-            esc("%s %.0f%%" % (busy[0], 100 * (busy[1].get("share_of_limit") or 0)) if busy else "–"),
-            esc("%s (%s)" % (fmt(e.get("generator_cores"), 2), "–" if e.get("generator_share") is None else "%.0f%%" % (100 * e["generator_share"]))),
-            esc(fmt(e.get("dropped_iterations"))), esc("%s / %s" % (fmt(e.get("vus_peak")), fmt(e.get("vus_max"))))))
+        p.append(row(lv.get("name"), lv.get("limited_by") or "nothing saturated", e.get("rule"),
+                     "%s (%s)" % (fmt(e.get("stack_cores"), 2), share(e.get("stack_share"))),
+                     "%s %.0f%%" % (busy[0], 100 * (busy[1].get("share_of_limit") or 0)) if busy else "–",
+                     "%s (%s)" % (fmt(e.get("generator_cores"), 2), share(e.get("generator_share"))),
+                     fmt(e.get("dropped_iterations")), "%s / %s" % (fmt(e.get("vus_peak")), fmt(e.get("vus_max")))))
     p.append("</table>")
     return "".join(p)
 
@@ -339,51 +349,9 @@ def figure(svg, caption, stamp):
     return '<figure>%s<figcaption>%s <span class="stamp">%s</span></figcaption></figure>' % (svg, esc(caption), esc(stamp))
 
 
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
-header{background:#1f2d3d;color:#fff;padding:16px 24px}
-header h1{margin:0 0 4px;font-size:20px}
-header .meta{opacity:.85;font-size:13px}
-main{padding:8px 24px 40px;max-width:1400px}
-h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin-top:16px}
-.card{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:10px 14px;min-width:150px}
-.card .v{font-size:22px;font-weight:600}
-.card .k{font-size:12px;color:#666}
-.card.ok{border-left:4px solid #59a14f}.card.miss{border-left:4px solid #e15759}
-.grid2{display:flex;flex-wrap:wrap;gap:16px}
-figure{background:#fff;border:1px solid #e3e3e3;border-radius:6px;margin:0;padding:8px}
-figcaption{font-size:12px;color:#555;margin-top:4px;max-width:640px}
-.stamp{color:#888;white-space:nowrap}
-svg{display:block;max-width:100%;height:auto}
-svg .t{font-size:13px;font-weight:600;fill:#333}
-svg .grid{stroke:#eee}
-svg .yl{font-size:11px;fill:#666;text-anchor:end}
-svg .xl{font-size:12px;fill:#333;text-anchor:middle}
-svg .vl{font-size:10px;fill:#333;text-anchor:middle}
-svg .rl{font-size:11px;text-anchor:end}
-svg .lg{font-size:11px;fill:#333}
-svg .in{font-size:11px;fill:#fff}
-table{border-collapse:collapse;background:#fff;font-size:13px;margin:6px 0}
-th,td{border:1px solid #e3e3e3;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}
-th{background:#f0f0f0}
-td.ok{color:#2e7d32;font-weight:600}td.miss{color:#c62828;font-weight:600}
-.notes{white-space:pre-wrap;background:#fff;border:1px solid #e3e3e3;padding:8px;font-size:12px}
-.empty{color:#666}
-.notice{border-left:4px solid #c62828;background:#fff;padding:8px 12px;max-width:920px}
-.series{display:flex;flex-direction:column;gap:16px}
-svg .ph{font-size:11px;fill:#444}
-svg .hit{fill:transparent}
-svg .cur{stroke:#333;stroke-width:1;visibility:hidden}
-svg .tip{font-size:12px;fill:#111;text-anchor:middle;visibility:hidden;paint-order:stroke;stroke:#fff;stroke-width:4px}
-svg .col:hover .cur,svg .col:focus .cur,svg .col:hover .tip,svg .col:focus .tip{visibility:visible}
-svg .col:focus{outline:none}svg .col:focus .hit{fill:rgba(255,176,104,.25)}
-table.data{font-size:12px}
-"""
-
-
-def render(s, run_dir):
+def render(s, run_dir=None):
+    """The page of summary s (run_dir: unused, the page needs nothing beside
+    its summary)."""
     s = verdict.apply(json.loads(json.dumps(s)))  # a copy: the archived file is not changed
     commit = (s.get("commit") or "?") + (" (dirty)" if s.get("dirty") else "")
     stamp = "commit %s · %s" % (commit, s.get("date") or "?")
@@ -394,7 +362,7 @@ def render(s, run_dir):
     ceiling = s.get("db_ceiling") or None
     title = "%s · %s" % (s.get("scenario"), commit)
     p = ['<!doctype html><html lang="en"><head><meta charset="utf-8"><title>%s</title>'
-         '<meta name="viewport" content="width=device-width,initial-scale=1"><style>%s</style></head><body>' % (esc(title), CSS)]
+         '<meta name="viewport" content="width=device-width,initial-scale=1"><style>%s</style></head><body>' % (esc(title), inline("report.css"))]
     p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s</div></header><main>'
              % (esc(s.get("scenario")), esc(commit), esc(s.get("date")), esc(s.get("tool")), esc(s.get("tool_version")),
                 esc(s.get("mode") or ""), esc(m.get("host")), esc(m.get("cpus")), esc(m.get("memory_mb")), esc(m.get("cpu_model")),
@@ -480,31 +448,29 @@ def render(s, run_dir):
         p.append(figure(bar_chart(names, mem_series, "Peak memory (MB)", "MB", [(svcs[k]["memory_mb"], "%s limit" % k, COLORS[k]) for k in ("db",) if k in svcs]),
                         "Peak memory per service during the level: the larger of the cgroup's peak charge (page cache included) and the processes' peak PSS (memory touched before the processes were moved into the cgroup stays charged outside it; PSS counts it).", stamp))
         p.append("</div>")
-        p.append("<table><tr><th>level</th>" + "".join("<th>%s cpu s</th><th>%s throttled s</th><th>%s peak MB</th><th>%s PSS MB</th>" % (k, k, k, k) for k in SERVICES) + "</tr>")
+        cols = (("cpu_s", "cpu s", 2), ("throttled_s", "throttled s", 2), ("mem_peak_mb", "peak MB", 1), ("pss_peak_mb", "PSS MB", 1))
+        p.append("<table>" + row("level", *("%s %s" % (k, name) for k in SERVICES for _, name, _ in cols), tag="th"))
         for lv in levels:
             sv = lv.get("services") or {}
-            p.append("<tr><td>%s</td>%s</tr>" % (esc(lv.get("name")), "".join(
-                "<td>%s</td><td>%s</td><td>%s</td><td>%s</td>" % (fmt((sv.get(k) or {}).get("cpu_s"), 2), fmt((sv.get(k) or {}).get("throttled_s"), 2),
-                                                          fmt((sv.get(k) or {}).get("mem_peak_mb"), 1), fmt((sv.get(k) or {}).get("pss_peak_mb"), 1)) for k in SERVICES)))
+            p.append(row(lv.get("name"), *(fmt((sv.get(k) or {}).get(key), d) for k in SERVICES for key, _, d in cols)))
         p.append("</table>")
 
     # Levels table.
-    p.append("<h2>All figures</h2><table><tr><th>level</th><th>connections</th><th>rate</th><th>duration s</th><th>requests</th><th>req/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>status</th><th>errors</th><th>inconsistencies</th><th>requests per commit</th></tr>")
+    p.append("<h2>All figures</h2><table>" + row("level", "connections", "rate", "duration s", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
+                                                 "max ms", "status", "errors", "inconsistencies", "requests per commit", tag="th"))
     for lv in levels:
         L = lv.get("latency_ms") or {}
         st = ", ".join("%s: %s" % (k, fmt(v)) for k, v in sorted((lv.get("status") or {}).items()))
-        p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
-            esc(x) for x in (lv.get("name"), fmt(lv.get("connections")), fmt(lv.get("rate")), fmt(lv.get("duration_s")), fmt(lv.get("requests")),
-                             fmt(lv.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1), st,
-                             fmt(lv.get("errors")), fmt(lv.get("inconsistencies")), fmt(lv.get("requests_per_commit")))))
+        p.append(row(lv.get("name"), fmt(lv.get("connections")), fmt(lv.get("rate")), fmt(lv.get("duration_s")), fmt(lv.get("requests")),
+                     fmt(lv.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1), st,
+                     fmt(lv.get("errors")), fmt(lv.get("inconsistencies")), fmt(lv.get("requests_per_commit"))))
     p.append("</table>")
     reps = [(lv.get("name"), r) for lv in levels for r in (lv.get("repeats") or [])]
     if reps:
-        p.append("<details><summary>Each repeat</summary><table><tr><th>level</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>")
+        p.append("<details><summary>Each repeat</summary><table>" + row("level", "req/s", "p50", "p90", "p99", "max", tag="th"))
         for name, r in reps:
             L = r.get("latency_ms") or {}
-            p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
-                esc(name), fmt(r.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1)))
+            p.append(row(name, fmt(r.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1)))
         p.append("</table></details>")
 
     # The database-only ceiling.
@@ -520,24 +486,21 @@ def render(s, run_dir):
                         "(the API's way since commit 12133fc). Client ids ascending inside a transaction. "
                         "The ceiling is the best variant: %s." % (ceiling.get("variant") or "?"), stamp))
         if ceiling.get("variants"):
-            p.append("<table><tr><th>variant</th><th>mode</th><th>calls per tx</th><th>clients</th><th>tx/s</th><th>calls/s</th><th>failed tx</th><th>db cpu s</th></tr>")
+            p.append("<table>" + row("variant", "mode", "calls per tx", "clients", "tx/s", "calls/s", "failed tx", "db cpu s", tag="th"))
             for v in vs:
                 sv = (v.get("services") or {}).get("db") or {}
-                p.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
-                    esc(x) for x in (v.get("name"), v.get("mode"), v.get("calls"), v.get("clients"), fmt(v.get("tps")), fmt(v.get("calls_per_s")),
-                                     fmt(v.get("failed")), fmt(sv.get("cpu_s"), 2))))
+                p.append(row(v.get("name"), v.get("mode"), v.get("calls"), v.get("clients"), fmt(v.get("tps")), fmt(v.get("calls_per_s")),
+                             fmt(v.get("failed")), fmt(sv.get("cpu_s"), 2)))
             p.append("</table>")
 
     # Thresholds.
     if th.get("checks"):
-        p.append("<h2>Thresholds</h2><table><tr><th>check</th><th>value</th><th>limit</th><th>result</th></tr>")
+        p.append("<h2>Thresholds</h2><table>" + row("check", "value", "limit", "result", tag="th"))
         for c in th["checks"]:
             p.append('<tr><td>%s</td><td>%s</td><td>%s</td><td class="%s">%s</td></tr>' % (
                 esc(c.get("name")), esc(fmt(c.get("value"), 3)), esc(fmt(c.get("limit"), 3)), "ok" if c.get("passed") else "miss",
                 "passed" if c.get("passed") else "missed"))
         p.append("</table>")
-    if os.path.exists(os.path.join(run_dir, "k6-dashboard.html")):
-        p.append('<p>k6 web dashboard export: <a href="k6-dashboard.html">k6-dashboard.html</a></p>')
     if s.get("notes"):
         p.append("<h2>Notes</h2><div class=\"notes\">%s</div>" % esc(s["notes"]))
     p.append('<p class="stamp">Generated by reports/tools/report.py from <a href="summary.json">summary.json</a> · %s</p>' % esc(stamp))
