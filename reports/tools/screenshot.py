@@ -1,15 +1,13 @@
 #!/usr/bin/python3
-"""Full-page screenshot of a page in headless Chromium, through Selenium.
+"""Headless Chromium through Selenium, and a full-page screenshot with it.
 
-    screenshot.py PAGE.html OUT.png [--width 1200] [--dark]
+    screenshot.py PAGE.html OUT.png     (make site-screenshot: docs/site.png)
 
-`make site-screenshot` uses it for docs/site.png (the README's picture);
-tests/site/browser_test.py opens its browser with open_browser() and saves
-its screenshot with save_full_page(). Debian's python3-selenium,
-chromium-driver and chromium (mk/site.mk installs them).
+The browser tests (tests/site, bench/test_report_browser.py) open their
+browser with open_browser(). Debian's python3-selenium, chromium-driver and
+chromium (mk/site.mk installs them).
 """
 
-import argparse
 import os
 import sys
 import urllib.parse
@@ -60,8 +58,7 @@ def save_full_page(driver, path):
     """A PNG of the whole page: the viewport grown to the page's height for
     the shot, then put back."""
     width, height = driver.execute_script("return [window.innerWidth, window.innerHeight]")
-    full = driver.execute_script("return document.documentElement.scrollHeight")
-    set_viewport(driver, width, full)
+    set_viewport(driver, width, driver.execute_script("return document.documentElement.scrollHeight"))
     try:
         if not driver.save_screenshot(path):
             raise RuntimeError("screenshot not written: %s" % path)
@@ -69,23 +66,13 @@ def save_full_page(driver, path):
         set_viewport(driver, width, height)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("page")
-    ap.add_argument("out")
-    ap.add_argument("--width", type=int, default=1200)
-    ap.add_argument("--dark", action="store_true")
-    args = ap.parse_args()
-    driver = open_browser(width=args.width)
-    try:
-        if args.dark:
-            emulate(driver, prefers_color_scheme="dark")
-        driver.get(file_url(args.page))
-        save_full_page(driver, args.out)
-    finally:
-        driver.quit()
-    print("screenshot: %s" % args.out)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    if len(sys.argv) != 3:
+        sys.exit(__doc__.split("\n\n")[1])
+    browser = open_browser(width=1200)
+    try:
+        browser.get(file_url(sys.argv[1]))
+        save_full_page(browser, sys.argv[2])
+    finally:
+        browser.quit()
+    print("screenshot: %s" % sys.argv[2])
