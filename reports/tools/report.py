@@ -76,6 +76,18 @@ def legend(series, x, height):
     return "".join(out)
 
 
+def frame(width, height, attrs, title, unit, ml, pw, mt, ph, ticks, y, under=""):
+    """An SVG chart's opening: its title, what lies under the grid, the
+    grid and its labels at ticks, the unit."""
+    s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" %s><text x="%d" y="16" class="t">%s</text>%s'
+         % (width, height, width, height, attrs, ml, esc(title), under)]
+    for t in ticks:
+        s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yl">%s</text>'
+                 % (ml, ml + pw, y(t), y(t), ml - 6, y(t) + 4, esc(fmt(int(t)) if t == int(t) else fmt(float(t), 2))))
+    s.append('<text x="12" y="%d" class="yl" transform="rotate(-90 12 %d)" text-anchor="middle">%s</text>' % (mt + ph // 2, mt + ph // 2, esc(unit)))
+    return s
+
+
 def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, height=260):
     """Grouped vertical bars. series: [(name, color, [values per category])];
     refs: [(value, label, color)] horizontal lines. Values may be None."""
@@ -102,15 +114,7 @@ def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, he
             return mt + ph - ph * v / hi
 
         ticks = [hi * i / 5 for i in range(6)]
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">'
-         % (width, height, width, height, esc(title))]
-    s.append('<text x="%d" y="16" class="t">%s</text>' % (ml, esc(title)))
-    for t in ticks:
-        yy = y(t)
-        s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/>' % (ml, ml + pw, yy, yy))
-        s.append('<text x="%d" y="%.1f" class="yl">%s</text>' % (ml - 6, yy + 4, esc(fmt(int(t)) if t == int(t) else fmt(float(t), 2))))
-    s.append('<text x="12" y="%d" class="yl" transform="rotate(-90 12 %d)" text-anchor="middle">%s</text>'
-             % (mt + ph // 2, mt + ph // 2, esc(unit)))
+    s = frame(width, height, 'role="img" aria-label="%s"' % esc(title), title, unit, ml, pw, mt, ph, ticks, y)
     n = max(1, len(categories))
     gw = pw / n
     k = max(1, len(series))
@@ -140,24 +144,6 @@ def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, he
     return "".join(s)
 
 
-def hbar_split(title, parts, total, unit, width=640):
-    """One stacked horizontal bar: [(name, value, color)] out of total."""
-    h = 56
-    ml, pw = 8, width - 16
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-label="%s">'
-         % (width, h, width, h, esc(title)), '<text x="%d" y="14" class="t">%s</text>' % (ml, esc(title))]
-    x = ml
-    for name, v, color in parts:
-        w = pw * v / total if total else 0
-        s.append('<rect x="%.1f" y="22" width="%.1f" height="22" fill="%s"><title>%s: %s %s</title></rect>'
-                 % (x, max(w - 1, 0), color, esc(name), esc(fmt(v, 2)), esc(unit)))
-        if w > 50:
-            s.append('<text x="%.1f" y="37" class="in">%s %s</text>' % (x + 4, esc(name), esc(fmt(v, 2))))
-        x += w
-    s.append("</svg>")
-    return "".join(s)
-
-
 def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, digits=2):
     """Lines over time. t: seconds; series: [(name, color, values)] (None =
     gap); phases: [{name, start_s, end_s}] drawn as labelled bands. Each
@@ -180,21 +166,12 @@ def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, di
     def y(v):
         return mt + ph - ph * v / hi
 
-    s = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" role="group" aria-label="%s" data-series="%s" data-points="%d">'
-         % (width, height, width, height, esc(title + ": Tab through the instants"), esc(cid), len(t))]
-    s.append('<text x="%d" y="14" class="t">%s</text>' % (ml, esc(title)))
-    for i, p in enumerate(phases):
-        x0, x1 = x(p.get("start_s") or 0), x(p.get("end_s") or 0)
-        s.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/><text x="%.1f" y="%d" class="ph">%s</text>'
-                 % (x0, mt, max(x1 - x0, 0.5), ph, PHASE_FILL[i % 2], x0 + 2, mt - 4 - 12 * (i % 2), esc(p.get("name"))))
-    for i in range(6):
-        v = hi * i / 5
-        s.append('<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/><text x="%d" y="%.1f" class="yl">%s</text>'
-                 % (ml, ml + pw, y(v), y(v), ml - 6, y(v) + 4, esc(fmt(int(v)) if v == int(v) else fmt(float(v), 2))))
-    for i in range(0, 6):
-        sec = t_hi * i / 5
-        s.append('<text x="%.1f" y="%d" class="xl">%s s</text>' % (x(sec), mt + ph + 16, esc(fmt(round(sec)))))
-    s.append('<text x="12" y="%d" class="yl" transform="rotate(-90 12 %d)" text-anchor="middle">%s</text>' % (mt + ph // 2, mt + ph // 2, esc(unit)))
+    bands = "".join('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/><text x="%.1f" y="%d" class="ph">%s</text>' % (
+        x(p.get("start_s") or 0), mt, max(x(p.get("end_s") or 0) - x(p.get("start_s") or 0), 0.5), ph, PHASE_FILL[i % 2],
+        x(p.get("start_s") or 0) + 2, mt - 4 - 12 * (i % 2), esc(p.get("name"))) for i, p in enumerate(phases))
+    s = frame(width, height, 'role="group" aria-label="%s" data-series="%s" data-points="%d"' % (
+        esc(title + ": Tab through the instants"), esc(cid), len(t)), title, unit, ml, pw, mt, ph, [hi * i / 5 for i in range(6)], y, bands)
+    s += ['<text x="%.1f" y="%d" class="xl">%s s</text>' % (x(t_hi * i / 5), mt + ph + 16, esc(fmt(round(t_hi * i / 5)))) for i in range(6)]
     for name, color, vs in series:
         runs, cur, prev = [], [], None
         for tt, v in zip(t, vs):
@@ -363,10 +340,12 @@ def render(s, run_dir=None):
     title = "%s · %s" % (s.get("scenario"), commit)
     p = ['<!doctype html><html lang="en"><head><meta charset="utf-8"><title>%s</title>'
          '<meta name="viewport" content="width=device-width,initial-scale=1"><style>%s</style></head><body>' % (esc(title), inline("report.css"))]
-    p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s</div></header><main>'
+    svcs = env.get("services") or {}
+    split = ", ".join("%s %s CPU / %s MB" % (k, v.get("cpus"), v.get("memory_mb")) for k, v in svcs.items())
+    p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s%s</div></header><main>'
              % (esc(s.get("scenario")), esc(commit), esc(s.get("date")), esc(s.get("tool")), esc(s.get("tool_version")),
                 esc(s.get("mode") or ""), esc(m.get("host")), esc(m.get("cpus")), esc(m.get("memory_mb")), esc(m.get("cpu_model")),
-                esc(m.get("kernel")), esc(env.get("cpus")), esc(env.get("memory_mb")), esc(env.get("enforced"))))
+                esc(m.get("kernel")), esc(env.get("cpus")), esc(env.get("memory_mb")), esc(env.get("enforced")), esc(split and " (%s)" % split)))
 
     # Key figures.
     th = s.get("thresholds") or {}
@@ -422,13 +401,7 @@ def render(s, run_dir=None):
                     "Latency per level, as the load generator saw it (request sent to answer received).", stamp))
     p.append("</div>")
 
-    # Envelope and services.
-    svcs = env.get("services") or {}
-    if svcs:
-        p.append("<h2>The envelope</h2>")
-        p.append(figure(hbar_split("CPU: %s of 1.5 allowed" % fmt(env.get("cpus"), 2), [(k, svcs[k]["cpus"], COLORS.get(k, "#888")) for k in svcs], 1.5, "CPU")
-                        + hbar_split("Memory: %s MB of 550 allowed" % fmt(env.get("memory_mb"), 0), [(k, svcs[k]["memory_mb"], COLORS.get(k, "#888")) for k in svcs], 550, "MB"),
-                        "Per-service limits from compose.yml (deploy.resources.limits), enforced here by %s." % (env.get("enforced") or "nothing"), stamp))
+    # The services.
     if any(lv.get("services") for lv in levels):
         p.append("<h2>Per-service CPU and memory</h2><div class=\"grid2\">")
         cpu_series, mem_series = [], []
