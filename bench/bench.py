@@ -251,12 +251,16 @@ def add_up(dicts):
 
 def combine(parts):
     """Repeats (or make compare's rounds) of a level as one: medians of the
-    rates and latencies, sums of the counts."""
-    return dict({k: sum(p[k] for p in parts) for k in ("requests", "duration_s", "errors", "socket_errors", "inconsistencies")},
-                rps=round(statistics.median(p["rps"] for p in parts), 1),
-                latency_ms={k: round(statistics.median(p["latency_ms"][k] for p in parts), 3) for k in LATENCIES},
-                status=dict(sorted(add_up(p["status"] for p in parts).items())),
-                repeats=[{"rps": p["rps"], "latency_ms": p["latency_ms"]} for p in parts])
+    rates and latencies (and of the latency splits of rounds), sums of the counts."""
+    out = dict({k: sum(p[k] for p in parts) for k in ("requests", "duration_s", "errors", "socket_errors", "inconsistencies")},
+               rps=round(statistics.median(p["rps"] for p in parts), 1),
+               latency_ms={k: round(statistics.median(p["latency_ms"][k] for p in parts), 3) for k in LATENCIES},
+               status=dict(sorted(add_up(p["status"] for p in parts).items())),
+               repeats=[{"rps": p["rps"], "latency_ms": p["latency_ms"]} for p in parts])
+    splits = [p["latency_split"] for p in parts if p.get("latency_split")]
+    if splits:
+        out["latency_split"] = median_split(splits, out["latency_ms"])
+    return out
 
 
 def level_entry(name, conns, seconds, reps, services):
@@ -414,6 +418,17 @@ def level_line(lv):
         lv.get("limited_by") or "nothing saturated")
 
 
+def split_line(lv):
+    """The level's latency split, printed under its progress line."""
+    sp = lv["latency_split"]
+    if sp["replicas"] == 0 or sp["replica"]["p50_ms"] is None:
+        return "%-6s split: no request in the replicas' metrics (endpoints off or not answering)" % lv["name"]
+    f = lambda v: "-" if v is None else "%.2f" % v  # noqa: E731
+    return "%-6s split p50/p99 ms: replica %s/%s, queue %s/%s, db %s/%s, outside %s%s" % (
+        lv["name"], *(f(sp[k][q]) for k in ("replica", "queue", "db") for q in ("p50_ms", "p99_ms")),
+        f(sp["outside_replica_p50_ms"]), "" if sp["replicas"] > 1 else "  (1 replica answered)")
+
+
 def new_run(envelope):
     """The collectors of one run: the generator's CPU, the wrk slices and the
     phases; verdict_of(level) classifies a level as soon as it is measured
@@ -423,12 +438,11 @@ def new_run(envelope):
             "verdict_of": lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})}
 
 
-def start_sampling(run, stack, server=True):
-    """Once a second: the services' and the generator's CPU, and (server) the
-    replicas' /metrics, the stack's own view."""
+def start_sampling(run, stack):
+    """Once a second: the services' and the generator's CPU, and the
+    replicas' /metrics, the stack's own view (each level's latency split)."""
     run["sampler"] = series.Sampler(cpu_reader(stack, run["gen"])).start()
-    if server:
-        run["scrape"] = scrape.Sampler().start()
+    run["scrape"] = scrape.Sampler().start()
     return run
 
 
@@ -442,17 +456,19 @@ def measure_levels(a, mix, cfg, stack, run):
     sl = cfg["level_s"] if a.continuous else 1
     run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], run, pre + "warm-up", cfg["warmup_s"] if sl > 1 else 1)
     run["phases"].append({"name": pre + "warm-up", "start_s": round(w0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
+    time.sleep(1.1)  # as between levels: the metrics sampler's sample before the first level holds none of the warm-up
     for conns in cfg["levels"]:
         name = "c%d" % conns
         reps = []
         c0 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         w = stack.window()
-        l0, m0 = time.time(), series.machine_busy_s()
+        l0, m0, s0 = time.time(), series.machine_busy_s(), time.monotonic()
         for i in range(cfg["repeats"]):
             perf = start_perf(cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
             reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], run, pre + name, sl))
             if perf:
                 run["perf_note"] = finish_perf(perf)
+        s1 = time.monotonic()
         services = stack.measure(w)
         wall = time.time() - l0
         m1 = series.machine_busy_s()
@@ -466,8 +482,13 @@ def measure_levels(a, mix, cfg, stack, run):
         c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
         lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
+        split = level_split(run, lv, s0, s1)
+        if split:
+            lv["latency_split"] = split
         run["verdict_of"](lv)
         say(pre + level_line(lv))
+        if split:
+            say(pre + split_line(lv))
         levels.append(lv)
     return levels
 
@@ -531,6 +552,81 @@ def server_series(samples, start_unix, wall_minus_mono=None):
     note = what + ("in %d of %d intervals a replica's metrics endpoint did not answer; the stack-wide figures are null there "
                    "(replicas: how many answered)." % (partial, len(full)))
     return s, note if partial else None
+
+
+# Where a level's latency went, from the replicas' histograms (api/src/metrics.c):
+# a request's whole time inside a replica, its wait there before its round trip
+# was sent, and the round trips themselves (send to last answer).
+SPLIT = (("replica", "rinha_http_request_duration_seconds"), ("queue", "rinha_db_queue_wait_seconds"),
+         ("db", "rinha_db_round_trip_seconds"))
+
+
+def latency_split(samples, t0, t1, client):
+    """A level's `latency_split` (reports/SCHEMA.md) from observe/scrape.py's
+    samples [(monotonic s, {replica: parsed /metrics or None})] and the
+    level's window [t0, t1] (monotonic s): each histogram's increments between
+    the two samples that bracket the window (the last taken at or before t0,
+    the first at or after t1), summed over the replicas that answered both (a
+    replica whose counters went back, i.e. restarted, is left out), and their
+    p50 and p99 interpolated inside the buckets (scrape.quantile). client: the
+    level's latency_ms (wrk's own). No sample, no replica or no request:
+    nulls, never a guess."""
+    ta, a = next(((t, by) for t, by in reversed(samples) if t <= t0), (None, {}))
+    tb, b = next(((t, by) for t, by in samples if t >= t1), (None, {}))
+    hists, used = {key: {} for key, _ in SPLIT}, 0
+    for r in sorted(a):
+        if a[r] is None or b.get(r) is None:
+            continue
+        inc = {}
+        for key, name in SPLIT:
+            lo = scrape.buckets(a[r], name)
+            inc[key] = {le: v - lo.get(le, 0.0) for le, v in scrape.buckets(b[r], name).items()}
+        if any(v < 0 for h in inc.values() for v in h.values()):
+            continue
+        used += 1
+        for key, h in inc.items():
+            for le, v in h.items():
+                hists[key][le] = hists[key].get(le, 0.0) + v
+
+    def ms(q, h):
+        v = scrape.quantile(q, h)
+        return None if v is None else round(v * 1e3, 3)
+
+    out = {"client": {"p50_ms": client.get("p50"), "p99_ms": client.get("p99")}}
+    out.update({key: {"p50_ms": ms(0.5, hists[key]), "p99_ms": ms(0.99, hists[key])} for key, _ in SPLIT})
+    return finish_split(out, replicas=used, window_s=round(tb - ta, 2) if used else None)
+
+
+def finish_split(out, replicas, window_s):
+    c, r = out["client"]["p50_ms"], out["replica"]["p50_ms"]
+    return dict(out, outside_replica_p50_ms=None if c is None or r is None else round(c - r, 3), replicas=replicas, window_s=window_s)
+
+
+def median_split(splits, latency_ms):
+    """make compare's rounds of a level as one split: the median of each
+    figure over the rounds (nulls left out), the client's from the rounds'
+    combined latency_ms; window_s their sum, replicas the fewest."""
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return round(statistics.median(xs), 3) if xs else None
+
+    out = {"client": {"p50_ms": latency_ms.get("p50"), "p99_ms": latency_ms.get("p99")}}
+    out.update({key: {q: med(sp[key][q] for sp in splits) for q in ("p50_ms", "p99_ms")} for key, _ in SPLIT})
+    windows = [sp["window_s"] for sp in splits if sp.get("window_s") is not None]
+    return finish_split(out, replicas=min(sp["replicas"] for sp in splits), window_s=round(sum(windows), 2) if windows else None)
+
+
+def level_split(run, lv, t0, t1):
+    """The level's latency_split from the run's metrics sampler (None when the
+    run has none), once the sampler has a sample at or after t1 (its next
+    tick: the caller already paused 1.1 s; at most 2 s more)."""
+    sampler = run.get("scrape")
+    if sampler is None:
+        return None
+    end = time.monotonic() + 2.0
+    while not any(t >= t1 for t, _ in sampler.samples[-2:]) and time.monotonic() < end:
+        time.sleep(0.05)
+    return latency_split(list(sampler.samples), t0, t1, lv["latency_ms"])
 
 
 def finish_scrape(run, start_unix):

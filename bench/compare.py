@@ -38,15 +38,22 @@ def ratios(a_rounds, b_rounds):
         out.append({
             "name": lv["name"], "connections": lv["connections"],
             "ratio_rps": spread(rr), "ratio_p99": spread(rp),
-            "a": [{"rps": x["rps"], "p99_ms": x["latency_ms"]["p99"]} for x in a],
-            "b": [{"rps": y["rps"], "p99_ms": y["latency_ms"]["p99"]} for y in b],
+            "a": [round_figures(x) for x in a],
+            "b": [round_figures(y) for y in b],
         })
     return out
 
 
+def round_figures(lv):
+    """A round's figures of a level in compare.levels[]: req/s, p99 and its latency split."""
+    return dict({"rps": lv["rps"], "p99_ms": lv["latency_ms"]["p99"]},
+                **({"latency_split": lv["latency_split"]} if lv.get("latency_split") else {}))
+
+
 def median_level(lvs):
-    """One side's level over the rounds: medians of rates and latencies, sums
-    of counts (like the repeats of make bench); services of the last round."""
+    """One side's level over the rounds: medians of rates, latencies and
+    latency splits, sums of counts (like the repeats of make bench); services
+    of the last round."""
     return dict(lvs[-1], **bench.combine(lvs))
 
 
@@ -68,18 +75,21 @@ def table(s):
 
 
 def run_side(a, mix, cfg, envelope, tree, label, run, cpu_parts):
-    """One turn: a fresh confined stack of `tree`, the levels, the stack stopped."""
+    """One turn: a fresh confined stack of `tree`, the levels (each with its
+    latency split, from this stack's replicas' metrics), the stack stopped."""
     bench.TREE = tree
     stack = bench.Stack(not a.no_confine, envelope)
     try:
         stack.start()
-        bench.start_sampling(run, stack, server=False)
+        bench.start_sampling(run, stack)
         run["prefix"] = label + " "
         levels = bench.measure_levels(a, mix, cfg, stack, run)
         run["sampler"].stop()
         cpu_parts.append(bench.cpu_series(run["sampler"], run["t0"]))
         return levels, stack.enforced
     finally:
+        if run.get("scrape"):  # this stack's metrics end with it
+            run.pop("scrape").stop()
         stack.stop()
 
 

@@ -403,6 +403,114 @@ class ServerSeries(unittest.TestCase):
         self.assertIn("never answered", note)
 
 
+SPLIT_LE = ("0.0005", "0.001", "0.0025", "+Inf")
+# Per replica, per histogram (series label, bucket increments of the level,
+# not cumulative): over both replicas the request durations are 80/80/36/4
+# (both routes), the queue waits 150/40/10/0, the round trips 10/10/0/0.
+SPLIT_INC = {
+    "api01": {("rinha_http_request_duration_seconds", 'route="transacao",'): (40, 40, 20, 2),
+              ("rinha_db_queue_wait_seconds", ""): (75, 20, 5, 0), ("rinha_db_round_trip_seconds", ""): (5, 5, 0, 0)},
+    "api02": {("rinha_http_request_duration_seconds", 'route="transacao",'): (30, 30, 10, 2),
+              ("rinha_http_request_duration_seconds", 'route="extrato",'): (10, 10, 6, 0),
+              ("rinha_db_queue_wait_seconds", ""): (75, 20, 5, 0), ("rinha_db_round_trip_seconds", ""): (5, 5, 0, 0)},
+}
+
+
+def split_text(replica, level, base=7, before=0, after=0):
+    """A replica's histograms, cumulative: `base` in every bucket, plus
+    `level` times the level's increments, plus traffic outside the level
+    (`before` and `after` answers, all over 2.5 ms) that a wrong bracket
+    would take in."""
+    lines = []
+    for (name, labels), inc in SPLIT_INC[replica].items():
+        cum = 0
+        for i, (le, n) in enumerate(zip(SPLIT_LE, inc)):
+            cum += base + level * n + (before + after if le == "+Inf" else 0)
+            lines.append('%s_bucket{%sle="%s"} %d' % (name, labels, le, cum))
+    return "\n".join(lines) + "\n"
+
+
+def split_samples(api02_end=True):
+    """Five samples (monotonic s) around a level run from 11.5 to 14.2 s: a
+    warm-up's answers before 11 s, the level's between 11 and 15 s, more after
+    16 s. The brackets are the samples at 11 and 15 s."""
+    P = bench.scrape.parse
+    at = {10.0: dict(level=0), 11.0: dict(level=0, before=1000), 13.0: dict(level=0, before=1000),
+          15.0: dict(level=1, before=1000), 16.0: dict(level=1, before=1000, after=500)}
+    out = []
+    for t, kw in at.items():
+        by = {r: P(split_text(r, **kw)) for r in SPLIT_INC}
+        if t == 15.0 and not api02_end:
+            by["api02"] = None
+        out.append((t, by))
+    return out
+
+
+class LatencySplit(unittest.TestCase):
+    CLIENT = {"p50": 1.5, "p90": 3.0, "p99": 6.0, "max": 20.0}
+
+    def test_two_replicas_between_the_bracketing_samples(self):
+        sp = bench.latency_split(split_samples(), 11.5, 14.2, self.CLIENT)
+        self.assertEqual(sp["client"], {"p50_ms": 1.5, "p99_ms": 6.0})
+        # cumulative 80/160/196/200: p50 at rank 100 inside (0.5, 1] ms; p99 at rank 198 in +Inf: the highest finite bound
+        self.assertEqual(sp["replica"], {"p50_ms": 0.625, "p99_ms": 2.5})
+        # 150/190/200: p50 rank 100 in [0, 0.5] ms; p99 rank 198 in (1, 2.5]: 1 + 1.5 x 8/10
+        self.assertEqual(sp["queue"], {"p50_ms": 0.333, "p99_ms": 2.2})
+        # 10/20: p50 rank 10 = 0.5 ms; p99 rank 19.8 in (0.5, 1]: 0.5 + 0.5 x 9.8/10
+        self.assertEqual(sp["db"], {"p50_ms": 0.5, "p99_ms": 0.99})
+        self.assertEqual(sp["outside_replica_p50_ms"], 0.875)
+        self.assertEqual((sp["replicas"], sp["window_s"]), (2, 4.0))
+        json.dumps(sp, allow_nan=False)
+        line = bench.split_line({"name": "c16", "latency_split": sp})
+        self.assertEqual(line, "c16    split p50/p99 ms: replica 0.62/2.50, queue 0.33/2.20, db 0.50/0.99, outside 0.88")
+
+    def test_a_replica_missing_at_an_edge_is_left_out(self):
+        sp = bench.latency_split(split_samples(api02_end=False), 11.5, 14.2, self.CLIENT)
+        self.assertEqual(sp["replicas"], 1)
+        # api01 alone: 40/80/100/102, p50 at rank 51 in (0.5, 1]; round trips 5/10: p50 = 0.5 ms
+        self.assertAlmostEqual(sp["replica"]["p50_ms"], 0.5 + 0.5 * 11 / 40, delta=0.00051)  # rounded to the microsecond
+        self.assertEqual(sp["db"]["p50_ms"], 0.5)
+        only01 = [(t, {"api01": by["api01"]}) for t, by in split_samples()]
+        self.assertEqual(sp, bench.latency_split(only01, 11.5, 14.2, self.CLIENT))
+        self.assertIn("(1 replica answered)", bench.split_line({"name": "c16", "latency_split": sp}))
+
+    def test_a_restarted_replica_is_left_out(self):
+        samples = split_samples()
+        samples[3][1]["api02"] = bench.scrape.parse(split_text("api02", level=0, base=0))  # counters back to zero
+        self.assertEqual(bench.latency_split(samples, 11.5, 14.2, self.CLIENT)["replicas"], 1)
+
+    def test_no_samples_no_window_no_request_are_nulls(self):
+        nulls = {"p50_ms": None, "p99_ms": None}
+        for samples, t0, t1 in (([], 11.5, 14.2),
+                                (split_samples(), 9.0, 14.2),  # no sample before the level
+                                (split_samples(), 11.5, 17.0),  # none after it
+                                ([(t, {"api01": None, "api02": None}) for t, _ in split_samples()], 11.5, 14.2),
+                                (split_samples()[1:3], 11.2, 12.5)):  # two samples, no request between them
+            sp = bench.latency_split(samples, t0, t1, self.CLIENT)
+            self.assertEqual(sp["client"], {"p50_ms": 1.5, "p99_ms": 6.0})
+            self.assertEqual([sp[k] for k in ("replica", "queue", "db")], [nulls] * 3)
+            self.assertIsNone(sp["outside_replica_p50_ms"])
+            self.assertIn("no request", bench.split_line({"name": "c16", "latency_split": sp}))
+        self.assertEqual(bench.latency_split([], 1, 2, self.CLIENT)["replicas"], 0)
+
+    def test_compare_rounds_take_the_median_of_each_figure(self):
+        def lv(p50, replica, db):
+            x = Compare.lv(1000, 10.0)
+            x["latency_ms"]["p50"] = p50
+            x["latency_split"] = {"client": {"p50_ms": p50, "p99_ms": 10.0}, "replica": {"p50_ms": replica, "p99_ms": 4.0},
+                                  "queue": {"p50_ms": None, "p99_ms": None}, "db": {"p50_ms": db, "p99_ms": 3.0},
+                                  "outside_replica_p50_ms": p50 - replica, "replicas": 2, "window_s": 5.0}
+            return x
+        rounds = [lv(1.0, 0.5, 0.4), lv(3.0, 0.7, None), lv(2.0, 0.6, 0.2)]
+        sp = compare.median_level(rounds)["latency_split"]
+        self.assertEqual(sp["client"], {"p50_ms": 2.0, "p99_ms": 10.0})
+        self.assertEqual((sp["replica"]["p50_ms"], sp["db"]["p50_ms"], sp["queue"]["p50_ms"]), (0.6, 0.3, None))
+        self.assertEqual((sp["outside_replica_p50_ms"], sp["replicas"], sp["window_s"]), (1.4, 2, 15.0))
+        r = compare.ratios([[x] for x in rounds], [[x] for x in rounds])[0]
+        self.assertEqual([x["latency_split"]["replica"]["p50_ms"] for x in r["a"]], [0.5, 0.7, 0.6], "each round's own split")
+        self.assertNotIn("latency_split", compare.median_level([Compare.lv(1000, 10.0)] * 2), "none measured: none invented")
+
+
 class SingleVerdict(unittest.TestCase):
     def test_reference_stress_run(self):
         """The real k6 v1.3.0 stress run said passed: true with a failed check."""
