@@ -310,6 +310,23 @@ class Report(unittest.TestCase):
         page = self.check_page(s)
         self.assertTrue('id="no-server-series"' in page and 'data-series="server-' not in page)
 
+    def test_latency_split_table(self):
+        s = summary_fixture()
+        s["levels"][1]["latency_split"] = bench.latency_split(split_samples(), 11.5, 14.2, s["levels"][1]["latency_ms"])
+        page = self.check_page(s)
+        table = re.search(r'<h2>Where the time went \(per level\)</h2><p id="latency-split">.*?</table>', page, re.S).group(0)
+        rows = re.findall(r"<tr>(.*?)</tr>", table)
+        self.assertEqual(len(rows), 2, "a header and the one level that has a split")
+        self.assertEqual(re.findall(r"<td>(.*?)</td>", rows[1]),
+                         ["c64", "1.20 / 8.90", "0.62 / 2.50", "0.33 / 2.20", "0.50 / 0.99", "0.57", "2"])
+        self.assertIn("interpolated inside their histogram buckets", table)
+        self.assertLess(page.index('id="latency-split"'), page.index("<h2>All figures</h2>"))
+        self.assertNotIn("latency-split", self.check_page(summary_fixture()), "runs without it: nothing")
+        # make compare: both sides' medians, A then B
+        s = dict(s, scenario="compare", sides={"a": [s["levels"][1]], "b": [dict(s["levels"][1], name="c64")]})
+        rows = re.findall(r"<tr><td>([AB] c64)</td>", self.check_page(s))
+        self.assertEqual(rows, ["A c64", "B c64"])
+
     def test_generator_bound_run_says_so(self):
         page = self.check_page(fixture("reference-stress-summary.json"))
         for want in ("the generator&#x27;s ceiling, not the stack&#x27;s", 'data-limited-by="generator"'):

@@ -144,6 +144,34 @@ def bar_chart(categories, series, title, unit, refs=(), log=False, width=640, he
     return "".join(s)
 
 
+def latency_split_section(s):
+    """Where the time went (per level): the levels' latency_split (bench.py),
+    wrk's own p50/p99 beside the replicas' histograms; make compare: both
+    sides' medians over the rounds. Nothing for runs without it."""
+    c = s.get("sides") if isinstance(s.get("sides"), dict) else None
+    rows = ([("%s %s" % (k.upper(), lv.get("name")), lv) for k in ("a", "b") for lv in c.get(k) or []] if c
+            else [(lv.get("name"), lv) for lv in s.get("levels") or []])
+    rows = [(n, lv["latency_split"]) for n, lv in rows if isinstance(lv, dict) and isinstance(lv.get("latency_split"), dict)]
+    if not rows:
+        return ""
+    parts = (("client", "client (wrk)"), ("replica", "inside a replica"), ("queue", "queue wait"), ("db", "DB round trip"))
+    p = ['<h2>Where the time went (per level)</h2><p id="latency-split">p50 / p99 in ms. <b>client</b>: what the load generator saw, '
+         'request sent to answer received. From the replicas\' own histograms, over the level%s, both replicas summed: <b>inside a replica</b>, '
+         'handler entry to response (every route); <b>queue wait</b>, a request waiting in its replica for its round trip to be sent; '
+         '<b>DB round trip</b>, one observation per round trip (many requests each), sent to last answer. <b>outside</b>: client p50 '
+         'minus replica p50, the time in nginx, the network and the generator. The replicas\' quantiles are interpolated inside their '
+         'histogram buckets (50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 2.5 ms, 5 ms, ...): estimates at the buckets\' resolution. '
+         '– : not measured.</p><table><tr><th>level</th>%s<th>outside the replicas, p50</th><th>replicas</th></tr>'
+         % (" (make compare: the median of the rounds)" if c else "", "".join("<th>%s</th>" % esc(h) for _, h in parts))]
+    for name, sp in rows:
+        cells = "".join("<td>%s / %s</td>" % (esc(fmt((sp.get(k) or {}).get("p50_ms"), 2)), esc(fmt((sp.get(k) or {}).get("p99_ms"), 2)))
+                        for k, _ in parts)
+        p.append("<tr><td>%s</td>%s<td>%s</td><td>%s</td></tr>" % (esc(name), cells, esc(fmt(sp.get("outside_replica_p50_ms"), 2)),
+                                                                   esc(fmt(sp.get("replicas")))))
+    p.append("</table>")
+    return "".join(p)
+
+
 def line_chart(cid, title, unit, t, series, phases=(), width=920, height=240, digits=2):
     """Lines over time. t: seconds; series: [(name, color, values)] (None =
     gap); phases: [{name, start_s, end_s}] drawn as labelled bands. Each
@@ -400,6 +428,7 @@ def render(s, run_dir=None):
     p.append(figure(bar_chart(names, lat, "Latency percentiles (log scale)", "ms", [(10, "p99 target 10 ms", "#59a14f"), (250, "SLA 250 ms", "#e15759")], log=True),
                     "Latency per level, as the load generator saw it (request sent to answer received).", stamp))
     p.append("</div>")
+    p.append(latency_split_section(s))
 
     # The services.
     if any(lv.get("services") for lv in levels):
