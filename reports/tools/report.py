@@ -159,7 +159,8 @@ def latency_split_section(s):
          'request sent to answer received. From the replicas\' own histograms, over the level%s, both replicas summed: <b>inside a replica</b>, '
          'handler entry to response (every route); <b>queue wait</b>, a request waiting in its replica for its round trip to be sent; '
          '<b>DB round trip</b>, one observation per round trip (many requests each), sent to last answer. <b>outside</b>: client p50 '
-         'minus replica p50, the time in nginx, the network and the generator. The replicas\' quantiles are interpolated inside their '
+         'minus replica p50, the time in nginx, the network, the generator and a replica\'s event loop around its handler (reading, writing, '
+         'waiting for a throttled CPU). The replicas\' quantiles are interpolated inside their '
          'histogram buckets (50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 2.5 ms, 5 ms, ...): estimates at the buckets\' resolution. '
          '– : not measured.</p><table><tr><th>level</th>%s<th>outside the replicas, p50</th><th>replicas</th></tr>'
          % (" (make compare: the median of the rounds)" if c else "", "".join("<th>%s</th>" % esc(h) for _, h in parts))]
