@@ -20,12 +20,6 @@ struct api_handler {
     metrics_t *metrics;
     int draining;
     uint64_t last_request_at;
-    /* The request on_req is handling (one at a time, on the loop thread):
-     * when it arrived, whether it went to the database, and why it was
-     * refused at once, if it was. */
-    uint64_t arrived_us;
-    int queued;
-    metrics_cause_t refusal;
 };
 
 /* One per request that waits for the database. Allocated with malloc: it may
@@ -219,12 +213,13 @@ static void on_req_disposed(void *slot)
 
 /* ---- the handler ----------------------------------------------------- */
 
-static pending_t *pending_new(api_handler_t *self, h2o_req_t *req, db_query_kind_t kind, int32_t client_id)
+static pending_t *pending_new(api_handler_t *self, h2o_req_t *req, uint64_t arrived_us, db_query_kind_t kind,
+                              int32_t client_id)
 {
     pending_t *p = h2o_mem_alloc(sizeof(*p));
     memset(p, 0, sizeof(*p));
     p->handler = self;
-    p->arrived_us = self->arrived_us;
+    p->arrived_us = arrived_us;
     p->req = req;
     p->req_slot = h2o_mem_alloc_shared(&req->pool, sizeof(pending_t *), on_req_disposed);
     *p->req_slot = p;
@@ -234,22 +229,24 @@ static pending_t *pending_new(api_handler_t *self, h2o_req_t *req, db_query_kind
     return p;
 }
 
-static void submit(api_handler_t *self, h2o_req_t *req, pending_t *p)
+/* Queues `p` for the database, or answers 503 at once. Returns 1 if it was
+ * queued (then on_query_done answers and counts it); else 0, with the
+ * refusal's cause in *refusal. */
+static int submit(api_handler_t *self, h2o_req_t *req, pending_t *p, metrics_cause_t *refusal)
 {
     db_submit_t st = db_pool_submit(self->pool, &p->query);
-    if (st == DB_SUBMIT_QUEUED) {
-        self->queued = 1;
-        return;
-    }
+    if (st == DB_SUBMIT_QUEUED)
+        return 1;
     *p->req_slot = NULL;
     free(p);
     if (st == DB_SUBMIT_OVERLOADED) {
-        self->refusal = METRICS_CAUSE_MAX_PENDING;
+        *refusal = METRICS_CAUSE_MAX_PENDING;
         send_not_done(req, JSON_ERROR("not done: overloaded; safe to retry"));
     } else {
-        self->refusal = METRICS_CAUSE_DB_DOWN;
+        *refusal = METRICS_CAUSE_DB_DOWN;
         send_not_done(req, not_done_body(DB_CAUSE_NOT_SENT));
     }
+    return 0;
 }
 
 /* Finds the request's Idempotency-Key. 0 with *key NULL if there is none,
@@ -266,14 +263,16 @@ static int find_idem_key(h2o_req_t *req, const char **key, size_t *key_len)
     return idempotency_key_parse(v->base, v->len, key, key_len);
 }
 
-static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client_id)
+/* Validates and queues one transaction (see submit for the return). */
+static int handle_transacao(api_handler_t *self, h2o_req_t *req, uint64_t arrived_us, int32_t client_id,
+                            metrics_cause_t *refusal)
 {
     const char *key;
     size_t key_len;
     if (find_idem_key(req, &key, &key_len) != 0) {
         send_error(req, 400, "Bad Request",
                    JSON_ERROR("Idempotency-Key must be one value of 1 to 255 visible ASCII characters"));
-        return;
+        return 0;
     }
     transacao_t tx;
     body_error_t err =
@@ -284,9 +283,9 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
         /* body_error_message returns constants free of quotes and backslashes,
          * so they need no JSON escaping. */
         send_json(req, 422, "Unprocessable Entity", body, (size_t)n);
-        return;
+        return 0;
     }
-    pending_t *p = pending_new(self, req, DB_QUERY_TRANSACAO, client_id);
+    pending_t *p = pending_new(self, req, arrived_us, DB_QUERY_TRANSACAO, client_id);
     p->tx = tx;
     p->query.tx = &p->tx;
     if (key != NULL) {
@@ -295,16 +294,16 @@ static void handle_transacao(api_handler_t *self, h2o_req_t *req, int32_t client
         p->query.idem_key = p->idem_key;
         p->query.idem_key_len = key_len;
     }
-    submit(self, req, p);
+    return submit(self, req, p, refusal);
 }
 
 static int on_req(h2o_handler_t *h, h2o_req_t *req)
 {
     api_handler_t *self = (api_handler_t *)h;
     self->last_request_at = h2o_now(req->conn->ctx->loop);
-    self->arrived_us = clock_us();
-    self->queued = 0;
-    self->refusal = METRICS_CAUSE_NONE;
+    uint64_t arrived_us = clock_us();
+    int queued = 0;
+    metrics_cause_t refusal = METRICS_CAUSE_NONE;
     if (self->draining)
         req->http1_is_persistent = 0;
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
@@ -312,10 +311,11 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
 
     switch (route.kind) {
     case ROUTE_TRANSACAO:
-        handle_transacao(self, req, route.client_id);
+        queued = handle_transacao(self, req, arrived_us, route.client_id, &refusal);
         break;
     case ROUTE_EXTRATO:
-        submit(self, req, pending_new(self, req, DB_QUERY_EXTRATO, route.client_id));
+        queued = submit(self, req, pending_new(self, req, arrived_us, DB_QUERY_EXTRATO, route.client_id),
+                        &refusal);
         break;
     case ROUTE_METHOD_NOT_ALLOWED:
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, route.allow,
@@ -329,12 +329,12 @@ static int on_req(h2o_handler_t *h, h2o_req_t *req)
     /* Answered without the database: counted now (a queued request is
      * counted when its answer comes, in on_query_done). The request is
      * still alive: h2o completes writes from the loop. */
-    if (!self->queued)
+    if (!queued)
         metrics_request_done(self->metrics,
                              route.kind == ROUTE_TRANSACAO ? METRICS_ROUTE_TRANSACAO
                              : route.kind == ROUTE_EXTRATO ? METRICS_ROUTE_EXTRATO
                                                            : METRICS_ROUTE_OTHER,
-                             req->res.status, self->refusal, clock_us() - self->arrived_us);
+                             req->res.status, refusal, clock_us() - arrived_us);
     return 0;
 }
 
