@@ -563,14 +563,21 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
 
 /* ---- sending a round trip ------------------------------------------------ */
 
+/* One prepared statement ended by its own Sync (a segment; text
+ * parameters, which libpq copies into its output buffer at once). */
+static int conn_send_segment(db_conn_t *conn, int stmt, const char *const *params)
+{
+    const statement_t *st = &statements[stmt];
+    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0) &&
+           PQpipelineSync(conn->pg);
+}
+
 static int conn_send_extrato(db_conn_t *conn, const db_query_t *q)
 {
     char id[16];
     snprintf(id, sizeof(id), "%" PRId32, q->client_id);
     const char *params[1] = {id};
-    const statement_t *st = &statements[STMT_EXTRATO];
-    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0) &&
-           PQpipelineSync(conn->pg);
+    return conn_send_segment(conn, STMT_EXTRATO, params);
 }
 
 static int conn_send_one_write(db_conn_t *conn, const db_query_t *q)
@@ -579,9 +586,7 @@ static int conn_send_one_write(db_conn_t *conn, const db_query_t *q)
     snprintf(id, sizeof(id), "%" PRId32, q->client_id);
     snprintf(valor, sizeof(valor), "%" PRId64, q->tx->valor);
     const char *params[4] = {id, valor, tipo, q->tx->descricao};
-    const statement_t *st = &statements[STMT_TRANSACAO];
-    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0) &&
-           PQpipelineSync(conn->pg);
+    return conn_send_segment(conn, STMT_TRANSACAO, params);
 }
 
 static int conn_send_writes(db_conn_t *conn)
@@ -594,11 +599,8 @@ static int conn_send_writes(db_conn_t *conn)
     if (db_batch_params_encode(p, w, n) != 0)
         return 0;
     const char *params[5] = {p->ids, p->valores, p->tipos, p->descricoes, p->chaves};
-    /* libpq copies the parameters into its output buffer at once. */
-    const statement_t *st = &statements[STMT_LOTE];
-    int ok = PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0) &&
-             PQpipelineSync(conn->pg);
-    db_batch_params_reset(p);
+    int ok = conn_send_segment(conn, STMT_LOTE, params);
+    db_batch_params_reset(p); /* libpq has copied them */
     return ok;
 }
 
