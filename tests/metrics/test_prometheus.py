@@ -57,7 +57,9 @@ def test_promql_request_rate_matches_the_generated_rate(prometheus):
     assert wait_until(lambda: query("up") == want and scalar("nginx_up") == scalar("pg_up") == 1, 20, step=0.5), \
         query("up")
 
-    load = Load(workers=6, rate=RATE).start()
+    # 12 paced workers (80 ms apart each): one slow answer no longer makes a
+    # worker fall behind its pace, which it never catches up (faultkit.Load).
+    load = Load(workers=12, rate=RATE).start()
     t_start, mono_start = time.time(), time.monotonic()
     time.sleep(LOAD_SECONDS)
     load.stop()
@@ -73,7 +75,9 @@ def test_promql_request_rate_matches_the_generated_rate(prometheus):
                  % WINDOW, at)
     print("\nrate generated %.1f/s; PromQL: replicas %.1f/s, nginx %.1f/s, PostgreSQL commits %.1f/s, "
           "server p99 %.2f ms" % (sent, seen or 0, nginx or 0, commits or 0, (p99 or 0) * 1e3))
-    assert abs(sent - RATE) / RATE < 0.05, "the generator missed its own rate"
+    # The generator only has to make a real load; what is checked is that
+    # every counter agrees with what it did send (`sent`, counted per request).
+    assert abs(sent - RATE) / RATE < 0.15, "the generator missed its own rate by more than 15%"
     assert seen is not None and abs(seen - sent) / sent <= TOLERANCE
     # nginx also counts the exporter's own stub_status requests (1/s).
     assert nginx is not None and abs(nginx - sent) / sent <= TOLERANCE + 1.0 / sent
