@@ -5,11 +5,11 @@
 #include "db_batch.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fmt.h"
 
 /* ---- order ------------------------------------------------------------- */
 
@@ -59,7 +59,7 @@ static void format_int_array(char *buf, db_query_t *const *w, size_t n, int valo
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             *p++ = ',';
-        p += valores ? sprintf(p, "%" PRId64, w[i]->tx->valor) : sprintf(p, "%" PRId32, w[i]->client_id);
+        p = fmt_i64(p, valores ? w[i]->tx->valor : w[i]->client_id);
     }
     *p++ = '}';
     *p = '\0';

@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "db_internal.h"
+#include "fmt.h"
 #include "log.h"
 
 typedef struct {
@@ -574,17 +575,17 @@ static int conn_send_segment(db_conn_t *conn, int stmt, const char *const *param
 
 static int conn_send_extrato(db_conn_t *conn, const db_query_t *q)
 {
-    char id[16];
-    snprintf(id, sizeof(id), "%" PRId32, q->client_id);
+    char id[FMT_INT64_MAX_LEN + 1];
+    *fmt_i64(id, q->client_id) = '\0';
     const char *params[1] = {id};
     return conn_send_segment(conn, STMT_EXTRATO, params);
 }
 
 static int conn_send_one_write(db_conn_t *conn, const db_query_t *q)
 {
-    char id[16], valor[24], tipo[2] = {(char)q->tx->tipo, '\0'};
-    snprintf(id, sizeof(id), "%" PRId32, q->client_id);
-    snprintf(valor, sizeof(valor), "%" PRId64, q->tx->valor);
+    char id[FMT_INT64_MAX_LEN + 1], valor[FMT_INT64_MAX_LEN + 1], tipo[2] = {(char)q->tx->tipo, '\0'};
+    *fmt_i64(id, q->client_id) = '\0';
+    *fmt_i64(valor, q->tx->valor) = '\0';
     const char *params[4] = {id, valor, tipo, q->tx->descricao};
     return conn_send_segment(conn, STMT_TRANSACAO, params);
 }

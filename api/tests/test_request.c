@@ -1,5 +1,6 @@
 /*
- * test_request.c - unit tests for request.c (routing and body validation).
+ * test_request.c - unit tests for request.c (routing and body validation)
+ * and fmt.h (the integer formatter of the answers).
  *
  * Build (from the repository root):
  *   gcc -std=c17 -Wall -Wextra -Werror -Iapi/src api/tests/test_request.c api/src/request.c \
@@ -9,6 +10,7 @@
  * it), so that under -fsanitize=address a read past the given length is
  * reported instead of silently hitting a string literal's terminator.
  */
+#include "fmt.h"
 #include "request.h"
 #include "unit.h"
 
@@ -851,6 +853,60 @@ START_TEST(test_idempotency_key_length)
 }
 END_TEST
 
+/* fmt.h against printf, at the edges and across magnitudes. */
+static const int64_t fmt_cases[] = {
+    0,
+    1,
+    -1,
+    9,
+    10,
+    -10,
+    99,
+    100,
+    12345,
+    -9098,
+    100000,
+    999999999,
+    1000000000,
+    INT32_MAX,
+    INT32_MIN,
+    INT64_C(9007199254740991),
+    INT64_MAX,
+    INT64_MIN,
+    INT64_MIN + 1,
+};
+
+START_TEST(test_fmt_i64)
+{
+    int64_t v = fmt_cases[_i];
+    char want[32], got[FMT_INT64_MAX_LEN + 1];
+    snprintf(want, sizeof(want), "%" PRId64, v);
+    char *end = fmt_i64(got, v);
+    ck_assert_uint_le((size_t)(end - got), FMT_INT64_MAX_LEN);
+    *end = '\0';
+    ck_assert_str_eq(got, want);
+}
+END_TEST
+
+START_TEST(test_fmt_u64_and_ms)
+{
+    char got[48];
+    *fmt_u64(got, UINT64_MAX) = '\0';
+    ck_assert_str_eq(got, "18446744073709551615");
+    static const struct {
+        uint64_t us;
+        const char *ms;
+    } ms[] = {{0, "0.000"}, {7, "0.007"}, {70, "0.070"}, {999, "0.999"}, {1000, "1.000"}, {12034, "12.034"}};
+    for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
+        *fmt_ms(got, ms[i].us) = '\0';
+        ck_assert_str_eq(got, ms[i].ms);
+    }
+    char *p = fmt_lit(got, "{\"saldo\":");
+    *fmt_i64(p, -25) = '\0';
+    ck_assert_str_eq(got, "{\"saldo\":-25");
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -861,6 +917,11 @@ static Suite *util_suite(void)
     tc = tcase_create("idempotency_key");
     tcase_add_loop_test(tc, test_idempotency_key, 0, (int)ARRAY_LEN(idem_cases));
     tcase_add_test(tc, test_idempotency_key_length);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fmt");
+    tcase_add_loop_test(tc, test_fmt_i64, 0, (int)ARRAY_LEN(fmt_cases));
+    tcase_add_test(tc, test_fmt_u64_and_ms);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("body_error_message");
