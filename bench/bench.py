@@ -317,9 +317,9 @@ def pgbench_script(variant, mix):
     cid = [":c0"] if n == 1 else [str(c) for c in sorted(ids[i % len(ids)] for i in range(n))]
     tipo = ["(CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)" % (i, r["debitos"]) for i in range(n)]
     if variant["mode"] == "lote":
-        lines.append("SELECT * FROM transacoes_lote(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '[%s]'::json);" % (
+        lines.append("SELECT * FROM transacoes_lote(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '{%s}'::text[]);" % (
             ", ".join(cid), ", ".join(":v%d" % i for i in range(n)), " || ".join(tipo),
-            ", ".join('"pgbench%02d"' % (i % 100) for i in range(n))))
+            ",".join("pgbench%02d" % (i % 100) for i in range(n))))
         return "\n".join(lines) + "\n"
     calls = ["SELECT * FROM transacao(%s, :v%d, %s::char, 'pgbench%02d');" % (cid[i], i, tipo[i], i % 100) for i in range(n)]
     if variant["mode"] == "pipeline":

@@ -7,10 +7,9 @@
 -- single call.
 --
 -- Arguments are parallel, 1-based: p_clientes[i], p_valores[i],
--- substr(p_tipos, i, 1) ('c' or 'd'), the i-th string of the JSON array
--- p_descricoes (JSON so that the caller escapes text with a JSON library),
--- and the i-th element of the JSON array p_chaves, the request's
--- Idempotency-Key or null. p_chaves is NULL when no request of the batch has
+-- substr(p_tipos, i, 1) ('c' or 'd'), p_descricoes[i], and p_chaves[i], the
+-- request's Idempotency-Key or NULL (the API sends the arrays in binary, so
+-- no text is escaped or parsed). p_chaves is NULL when no request of the batch has
 -- a key: then no idempotency work is done at all (the Rinha load never sends
 -- keys and pays two tests per request for them).
 -- Requests are applied in the order given; the caller may order them by
@@ -37,14 +36,12 @@
 -- Time: every transaction of the batch is dated clock_timestamp() read once
 -- the locks are held, not now() (the transaction's start): a batch that
 -- waited for a lock must not be dated before the batch it waited for.
-CREATE FUNCTION transacoes_lote(p_clientes integer[], p_valores bigint[], p_tipos text, p_descricoes json,
-                                p_chaves json DEFAULT NULL)
+CREATE FUNCTION transacoes_lote(p_clientes integer[], p_valores bigint[], p_tipos text, p_descricoes text[],
+                                p_chaves text[] DEFAULT NULL)
 RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
     n         integer := coalesce(array_length(p_clientes, 1), 0);
-    descr     text[];  -- only parsed when keys need comparing
-    chaves    text[];
     ids       integer[];
     saldos    bigint[];
     limites   bigint[];
@@ -67,13 +64,9 @@ DECLARE
     ref       text;
     j         integer;
 BEGIN
-    IF p_chaves IS NOT NULL THEN
-        chaves := ARRAY(SELECT json_array_elements_text(p_chaves));
-        descr := ARRAY(SELECT json_array_elements_text(p_descricoes));
-    END IF;
     IF coalesce(array_length(p_valores, 1), 0) <> n OR length(p_tipos) <> n
-       OR json_array_length(p_descricoes) <> n
-       OR (chaves IS NOT NULL AND coalesce(array_length(chaves, 1), 0) <> n) THEN
+       OR coalesce(array_length(p_descricoes, 1), 0) <> n
+       OR (p_chaves IS NOT NULL AND coalesce(array_length(p_chaves, 1), 0) <> n) THEN
         RAISE EXCEPTION 'transacoes_lote: arguments of different lengths';
     END IF;
     -- What the table no longer CHECKs (01-schema.sql): tipo and valor.
@@ -92,7 +85,7 @@ BEGIN
     novos := saldos;
     agora := clock_timestamp();
 
-    IF chaves IS NOT NULL THEN
+    IF p_chaves IS NOT NULL THEN
         novas := '{}';
         -- Under the client locks: no other transaction can be settling the
         -- same (cliente_id, chave) now, and this statement sees every one
@@ -103,15 +96,15 @@ BEGIN
                coalesce(array_agg(i.limite), '{}')
           INTO chave_ref, chave_vl, chave_tp, chave_ds, chave_st, chave_sd, chave_lm
           FROM idempotencia i
-         WHERE (i.cliente_id, i.chave) IN (SELECT p_clientes[x], chaves[x]
-                                             FROM generate_subscripts(chaves, 1) AS x
-                                            WHERE chaves[x] IS NOT NULL)
+         WHERE (i.cliente_id, i.chave) IN (SELECT p_clientes[x], p_chaves[x]
+                                             FROM generate_subscripts(p_chaves, 1) AS x
+                                            WHERE p_chaves[x] IS NOT NULL)
            AND i.criada_em > agora - interval '24 hours';
     END IF;
 
     -- Each statement of this loop runs once per request: it holds no more
     -- than applying a request needs, and a request without a key (the whole
-    -- Rinha load, where chaves is NULL) pays two tests for the key paths.
+    -- Rinha load, where p_chaves is NULL) pays two tests for the key paths.
     FOR i IN 1 .. n LOOP
         k := array_position(ids, p_clientes[i]);
         IF k IS NULL THEN
@@ -119,13 +112,13 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        IF chaves IS NOT NULL AND chaves[i] IS NOT NULL THEN
-            ref := p_clientes[i] || ':' || chaves[i];
+        IF p_chaves IS NOT NULL AND p_chaves[i] IS NOT NULL THEN
+            ref := p_clientes[i] || ':' || p_chaves[i];
             j := array_position(chave_ref, ref);
             IF j IS NOT NULL THEN
                 -- A retry answers what was stored; the key reused for
                 -- another request is refused. Nothing changes now.
-                IF chave_vl[j] = p_valores[i] AND chave_tp[j] = substr(p_tipos, i, 1) AND chave_ds[j] = descr[i] THEN
+                IF chave_vl[j] = p_valores[i] AND chave_tp[j] = substr(p_tipos, i, 1) AND chave_ds[j] = p_descricoes[i] THEN
                     r_status := 4 + chave_st[j]; r_saldo := chave_sd[j]; r_limite := chave_lm[j];
                 ELSE
                     r_status := 3; r_saldo := NULL; r_limite := NULL;
@@ -147,12 +140,12 @@ BEGIN
         END IF;
         r_saldo := novos[k];
         r_limite := limites[k];
-        IF chaves IS NOT NULL AND chaves[i] IS NOT NULL THEN
+        IF p_chaves IS NOT NULL AND p_chaves[i] IS NOT NULL THEN
             -- The first use of this key (ref was set above): remember it.
             chave_ref := chave_ref || ref;
             chave_vl := chave_vl || p_valores[i];
             chave_tp := chave_tp || substr(p_tipos, i, 1);
-            chave_ds := chave_ds || descr[i];
+            chave_ds := chave_ds || p_descricoes[i];
             chave_st := chave_st || r_status;
             chave_sd := chave_sd || r_saldo;
             chave_lm := chave_lm || r_limite;
@@ -171,9 +164,8 @@ BEGIN
           FROM unnest(ids, novos, saldos) AS u(id, saldo, antes)
          WHERE c.id = u.id AND u.saldo <> u.antes)
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em)
-    SELECT p_clientes[x.o], p_valores[x.o], substr(p_tipos, x.o, 1), d.descricao, agora
+    SELECT p_clientes[x.o], p_valores[x.o], substr(p_tipos, x.o, 1), p_descricoes[x.o], agora
       FROM unnest(ins_ord) WITH ORDINALITY AS x(o, pos)
-      JOIN json_array_elements_text(p_descricoes) WITH ORDINALITY AS d(descricao, k) ON d.k = x.o
      ORDER BY x.pos;
 
     IF array_length(novas, 1) > 0 THEN

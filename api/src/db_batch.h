@@ -1,7 +1,8 @@
 /*
  * db_batch.h - the pure parts of a round trip: the order of its queries, the
  * text of the batch call's parameters, and how each statement's result
- * becomes each query's answer.
+ * becomes each query's answer. Parameters of the batch call and every result
+ * travel in PostgreSQL's binary format.
  *
  * No sockets and no loop here, so that the one place where a bug would
  * answer the wrong customer (matching results to requests) is unit-tested
@@ -15,15 +16,16 @@
 
 #include "db.h"
 
-/* The text parameters of one transacoes_lote() call, buffers reused from
- * round trip to round trip. */
+/* The parameters of one transacoes_lote() call, in PostgreSQL's binary
+ * format (see db_batch.c): the arrays that PQsendQueryPrepared takes, filled
+ * by db_batch_params_encode into buffers sized once for `cap` queries. */
+enum { LOTE_CLIENTES, LOTE_VALORES, LOTE_TIPOS, LOTE_DESCRICOES, LOTE_CHAVES, LOTE_NPARAMS };
+
 typedef struct {
-    size_t cap;       /* queries the fixed buffers have room for */
-    char *ids;        /* "{1,2,...}" */
-    char *valores;    /* "{10,20,...}" */
-    char *tipos;      /* "cd..." */
-    char *descricoes; /* JSON array of strings, from jansson (freed by db_batch_params_reset) */
-    char *chaves;     /* JSON array of strings and nulls, or NULL when no query has a key */
+    size_t cap;                       /* queries the buffers have room for */
+    char *buf[LOTE_NPARAMS];          /* integer[], bigint[], text, text[], text[] */
+    const char *values[LOTE_NPARAMS]; /* buf[i]; values[LOTE_CHAVES] is NULL when no query has a key */
+    int lengths[LOTE_NPARAMS];
 } db_batch_params_t;
 
 /* Orders a round trip: the statement reads first (arrival order), then the
@@ -34,18 +36,19 @@ size_t db_batch_order(db_query_t **q, size_t n);
 
 /* 0 on success, -1 out of memory. */
 int db_batch_params_init(db_batch_params_t *p, size_t cap);
-/* Fills `p` for the writes w[0..n); n <= p->cap. 0 on success, -1 out of memory. */
+/* Fills `p` for the writes w[0..n); 0, or -1 if n is 0 or more than p->cap.
+ * Allocates nothing. */
 int db_batch_params_encode(db_batch_params_t *p, db_query_t *const *w, size_t n);
-/* Frees what encode allocated; the fixed buffers stay. */
-void db_batch_params_reset(db_batch_params_t *p);
 void db_batch_params_free(db_batch_params_t *p);
 
 /* Fills the answer of each write w[i] from row i of the transacoes_lote()
- * result. -1 (nothing trusted) unless the result has exactly n rows of
- * (status, saldo, limite) with known statuses. */
+ * (or transacao()) result, in binary format. -1 (nothing trusted) unless the
+ * result has exactly n rows of (status integer, saldo bigint, limite bigint)
+ * with known statuses. */
 int db_batch_decode_writes(const PGresult *r, db_query_t *const *w, size_t n);
-/* Fills the answer of a statement read from extrato()'s single row. The JSON
- * points into `r`. -1 if the shape is wrong. */
+/* Fills the answer of a statement read from extrato()'s single row (text,
+ * whose binary format is its bytes). The JSON points into `r`. -1 if the
+ * shape is wrong. */
 int db_batch_decode_extrato(const PGresult *r, db_query_t *q);
 
 #endif

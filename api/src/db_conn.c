@@ -39,7 +39,7 @@ static const statement_t statements[] = {
     /* All the writes of a round trip, in one call (and one transaction). */
     [STMT_LOTE] = {"lote",
                    "SELECT r_status, r_saldo, r_limite FROM transacoes_lote($1::integer[], $2::bigint[], "
-                   "$3::text, $4::json, $5::json)",
+                   "$3::text, $4::text[], $5::text[])",
                    5},
     /* A round trip's only write, without an Idempotency-Key: the same rules
      * and answer at a third of transacoes_lote's cost (no arrays, no JSON),
@@ -564,12 +564,15 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
 
 /* ---- sending a round trip ------------------------------------------------ */
 
-/* One prepared statement ended by its own Sync (a segment; text
- * parameters, which libpq copies into its output buffer at once). */
-static int conn_send_segment(db_conn_t *conn, int stmt, const char *const *params)
+/* One prepared statement ended by its own Sync (a segment). Parameters in
+ * text unless `lengths` is given (then binary, see db_batch.c), copied by
+ * libpq into its output buffer at once; results always in binary. */
+static int conn_send_segment(db_conn_t *conn, int stmt, const char *const *params, const int *lengths)
 {
+    static const int binary[LOTE_NPARAMS] = {1, 1, 1, 1, 1};
     const statement_t *st = &statements[stmt];
-    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, NULL, NULL, 0) &&
+    return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, lengths,
+                               lengths != NULL ? binary : NULL, 1) &&
            PQpipelineSync(conn->pg);
 }
 
@@ -578,7 +581,7 @@ static int conn_send_extrato(db_conn_t *conn, const db_query_t *q)
     char id[FMT_INT64_MAX_LEN + 1];
     *fmt_i64(id, q->client_id) = '\0';
     const char *params[1] = {id};
-    return conn_send_segment(conn, STMT_EXTRATO, params);
+    return conn_send_segment(conn, STMT_EXTRATO, params, NULL);
 }
 
 static int conn_send_one_write(db_conn_t *conn, const db_query_t *q)
@@ -587,7 +590,7 @@ static int conn_send_one_write(db_conn_t *conn, const db_query_t *q)
     *fmt_i64(id, q->client_id) = '\0';
     *fmt_i64(valor, q->tx->valor) = '\0';
     const char *params[4] = {id, valor, tipo, q->tx->descricao};
-    return conn_send_segment(conn, STMT_TRANSACAO, params);
+    return conn_send_segment(conn, STMT_TRANSACAO, params, NULL);
 }
 
 static int conn_send_writes(db_conn_t *conn)
@@ -599,10 +602,7 @@ static int conn_send_writes(db_conn_t *conn)
     db_batch_params_t *p = &conn->params;
     if (db_batch_params_encode(p, w, n) != 0)
         return 0;
-    const char *params[5] = {p->ids, p->valores, p->tipos, p->descricoes, p->chaves};
-    int ok = conn_send_segment(conn, STMT_LOTE, params);
-    db_batch_params_reset(p); /* libpq has copied them */
-    return ok;
+    return conn_send_segment(conn, STMT_LOTE, p->values, p->lengths);
 }
 
 void db_conn_send(db_conn_t *conn, size_t n)

@@ -304,10 +304,10 @@ def test_procedures_refuse_bad_tipo_and_valor_by_themselves(reset):
     transaction of tipo 'x' or of valor <= 0: both procedures raise, and
     nothing is written."""
     bad_calls = [
-        "SELECT * FROM transacoes_lote('{1}', '{5}', 'x', '[\"abc\"]')",
-        "SELECT * FROM transacoes_lote('{1,2}', '{5,0}', 'cc', '[\"abc\",\"abc\"]')",
-        "SELECT * FROM transacoes_lote('{1}', '{-5}', 'd', '[\"abc\"]')",
-        "SELECT * FROM transacoes_lote('{1}', '{NULL}', 'c', '[\"abc\"]')",
+        "SELECT * FROM transacoes_lote('{1}', '{5}', 'x', '{abc}')",
+        "SELECT * FROM transacoes_lote('{1,2}', '{5,0}', 'cc', '{abc,abc}')",
+        "SELECT * FROM transacoes_lote('{1}', '{-5}', 'd', '{abc}')",
+        "SELECT * FROM transacoes_lote('{1}', '{NULL}', 'c', '{abc}')",
         "SELECT * FROM transacao(1, 5, 'x', 'abc')",
         "SELECT * FROM transacao(1, 0, 'c', 'abc')",
     ]
@@ -321,7 +321,7 @@ def test_procedures_refuse_bad_tipo_and_valor_by_themselves(reset):
             raise AssertionError("accepted: %s" % sql)
     assert_db_untouched()
     # And the guard lets the good ones through.
-    assert psql("SELECT r_status FROM transacoes_lote('{1,2}', '{5,7}', 'cd', '[\"a\",\"b\"]')") == [["0"], ["0"]]
+    assert psql("SELECT r_status FROM transacoes_lote('{1,2}', '{5,7}', 'cd', '{a,b}')") == [["0"], ["0"]]
 
 
 def test_the_database_starts_with_spare_wal_segments():
