@@ -138,7 +138,7 @@ class Mix(unittest.TestCase):
         self.assertEqual((lote.count("transacoes_lote("), lote.count("THEN 'd'")), (1, 100))
         ids = [int(x) for x in re.search(r"ARRAY\[([0-9, ]+)\]::integer\[\]", lote).group(1).split(",")]
         self.assertEqual((len(ids), ids), (100, sorted(ids)))
-        self.assertEqual(len(json.loads(re.search(r"'(\[.*\])'::json", lote).group(1))), 100)
+        self.assertEqual(len(re.search(r"'\{(.*)\}'::text\[\]", lote).group(1).split(",")), 100)
         # pgbench binds at most 255 parameters per statement: 2 per request
         self.assertLessEqual(len(set(re.findall(r":[vk]\d+", lote))), 255)
 
