@@ -91,38 +91,71 @@ int db_batch_params_init(db_batch_params_t *p, size_t cap)
 {
     memset(p, 0, sizeof(*p));
     p->cap = cap;
-    /* The largest each parameter can be: header, then per element its
-     * length word and its longest value. */
+    /* The integer arrays and tipos at their largest: header, then per
+     * element its length word and value. The text arrays grow on demand:
+     * sized for `cap` of the longest values, the keys' would be 259 bytes a
+     * query, mostly never used. */
     const size_t size[LOTE_NPARAMS] = {
         [LOTE_CLIENTES] = ARRAY_HEADER_LEN + cap * (4 + 4),
         [LOTE_VALORES] = ARRAY_HEADER_LEN + cap * (4 + 8),
         [LOTE_TIPOS] = cap,
-        [LOTE_DESCRICOES] = ARRAY_HEADER_LEN + cap * (4 + REQUEST_DESCRICAO_MAX_BYTES),
-        [LOTE_CHAVES] = ARRAY_HEADER_LEN + cap * (4 + REQUEST_IDEM_KEY_MAX),
     };
     for (size_t i = 0; i < LOTE_NPARAMS; i++) {
+        if (size[i] == 0)
+            continue;
         if ((p->buf[i] = malloc(size[i])) == NULL) {
             db_batch_params_free(p);
             return -1;
         }
+        p->size[i] = size[i];
     }
     return 0;
+}
+
+/* Makes buf[i] hold at least `need` bytes. */
+static int reserve(db_batch_params_t *p, size_t i, size_t need)
+{
+    if (need <= p->size[i])
+        return 0;
+    char *b = realloc(p->buf[i], need);
+    if (b == NULL)
+        return -1;
+    p->buf[i] = b;
+    p->size[i] = need;
+    return 0;
+}
+
+/* Room for the text arrays of w[0..n): descricoes always, chaves if
+ * `keyed`. */
+static int reserve_texts(db_batch_params_t *p, db_query_t *const *w, size_t n, int keyed)
+{
+    size_t descricoes = ARRAY_HEADER_LEN, chaves = ARRAY_HEADER_LEN;
+    for (size_t i = 0; i < n; i++) {
+        descricoes += 4 + w[i]->tx->descricao_len;
+        chaves += 4 + w[i]->idem_key_len;
+    }
+    if (reserve(p, LOTE_DESCRICOES, descricoes) != 0)
+        return -1;
+    return keyed ? reserve(p, LOTE_CHAVES, chaves) : 0;
 }
 
 int db_batch_params_encode(db_batch_params_t *p, db_query_t *const *w, size_t n)
 {
     if (n == 0 || n > p->cap)
         return -1;
+    int keyed = 0;
+    for (size_t i = 0; i < n; i++)
+        keyed |= w[i]->idem_key != NULL;
+    if (reserve_texts(p, w, n, keyed) != 0)
+        return -1;
     char *ids = put_array_header(p->buf[LOTE_CLIENTES], OID_INT4, n, 0);
     char *valores = put_array_header(p->buf[LOTE_VALORES], OID_INT8, n, 0);
     char *descricoes = put_array_header(p->buf[LOTE_DESCRICOES], OID_TEXT, n, 0);
-    int keyed = 0;
     for (size_t i = 0; i < n; i++) {
         ids = put_be32(put_be32(ids, 4), (uint32_t)w[i]->client_id);
         valores = put_be64(put_be32(valores, 8), (uint64_t)w[i]->tx->valor);
         p->buf[LOTE_TIPOS][i] = (char)w[i]->tx->tipo;
         descricoes = put_text(descricoes, w[i]->tx->descricao, w[i]->tx->descricao_len);
-        keyed |= w[i]->idem_key != NULL;
     }
     p->lengths[LOTE_CLIENTES] = (int)(ids - p->buf[LOTE_CLIENTES]);
     p->lengths[LOTE_VALORES] = (int)(valores - p->buf[LOTE_VALORES]);
@@ -149,6 +182,7 @@ void db_batch_params_free(db_batch_params_t *p)
     for (size_t i = 0; i < LOTE_NPARAMS; i++) {
         free(p->buf[i]);
         p->buf[i] = NULL;
+        p->size[i] = 0;
         p->values[i] = NULL;
     }
 }

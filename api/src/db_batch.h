@@ -22,8 +22,9 @@
 enum { LOTE_CLIENTES, LOTE_VALORES, LOTE_TIPOS, LOTE_DESCRICOES, LOTE_CHAVES, LOTE_NPARAMS };
 
 typedef struct {
-    size_t cap;                       /* queries the buffers have room for */
+    size_t cap;                       /* most queries in one call */
     char *buf[LOTE_NPARAMS];          /* integer[], bigint[], text, text[], text[] */
+    size_t size[LOTE_NPARAMS];        /* their allocated bytes */
     const char *values[LOTE_NPARAMS]; /* buf[i]; values[LOTE_CHAVES] is NULL when no query has a key */
     int lengths[LOTE_NPARAMS];
 } db_batch_params_t;
@@ -36,8 +37,9 @@ size_t db_batch_order(db_query_t **q, size_t n);
 
 /* 0 on success, -1 out of memory. */
 int db_batch_params_init(db_batch_params_t *p, size_t cap);
-/* Fills `p` for the writes w[0..n); 0, or -1 if n is 0 or more than p->cap.
- * Allocates nothing. */
+/* Fills `p` for the writes w[0..n); 0, or -1 if n is 0 or more than p->cap,
+ * or out of memory. The text arrays' buffers grow to the largest call seen
+ * (the keys' only once a request has one); the others are sized by init. */
 int db_batch_params_encode(db_batch_params_t *p, db_query_t *const *w, size_t n);
 void db_batch_params_free(db_batch_params_t *p);
 

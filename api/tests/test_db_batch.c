@@ -211,8 +211,8 @@ END_TEST
 START_TEST(test_encode_fills_the_largest_batch_exactly)
 {
     /* Every query at its longest (descricao of 10 four-byte characters, a
-     * key of 255 characters): the buffers sized by init hold them. ASan
-     * reports a write past them. */
+     * key of 255 characters), after a call of short ones: the buffers grow
+     * to hold them. ASan reports a write past them. */
     enum { N = 64 };
     static fixture_t f[N];
     db_query_t *w[N];
@@ -226,8 +226,12 @@ START_TEST(test_encode_fills_the_largest_batch_exactly)
         make_write(&f[i], i, INT32_MAX, INT64_C(9007199254740991), 'd', descr, key);
         w[i] = &f[i].q;
     }
+    fixture_t small;
+    make_write(&small, 0, 1, 1, 'c', "a", "k");
+    db_query_t *ws = &small.q;
     db_batch_params_t p;
     ck_assert_int_eq(db_batch_params_init(&p, N), 0);
+    ck_assert_int_eq(db_batch_params_encode(&p, &ws, 1), 0);
     ck_assert_int_eq(db_batch_params_encode(&p, w, N), 0);
     elem_t e[N];
     read_array(p.values[LOTE_DESCRICOES], p.lengths[LOTE_DESCRICOES], 25, N, 0, e);
