@@ -195,9 +195,10 @@ class Stack:
 # --- wrk ------------------------------------------------------------------------
 
 
-def wrk_args(mix):
+def wrk_args(mix, think_ms=None):
+    """mix.lua's arguments; think_ms: the mean think time of the official-rate level."""
     r = mix["load"]["rates"]
-    return ["clients=" + ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"]),
+    return (["think=%g" % think_ms] if think_ms else []) + ["clients=" + ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"]),
             "weights=%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]),
             "valor=%d,%d" % (mix["valor"]["min"], mix["valor"]["max"]),
             "dlen=%d" % mix["descricao"]["length"], "alphabet=" + mix["descricao"]["alphabet"]]

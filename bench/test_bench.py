@@ -207,12 +207,13 @@ class Quiet(http.server.ThreadingHTTPServer):
 
 @unittest.skipUnless(shutil.which("wrk"), "wrk not installed")
 class WrkScript(unittest.TestCase):
-    def run_against(self, broken):
+    def run_against(self, broken, conns=2, think_ms=None):
         srv = Quiet(("127.0.0.1", 0), type("H", (FakeAPI,), {"broken": broken}))
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         try:
-            p = subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", os.path.join(HERE, "mix.lua"), "http://127.0.0.1:%d" % srv.server_address[1], "--"]
-                               + bench.wrk_args(MIX), text=True, capture_output=True, timeout=30)
+            p = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d1s", "-s", os.path.join(HERE, "mix.lua"),
+                                "http://127.0.0.1:%d" % srv.server_address[1], "--"] + bench.wrk_args(MIX, think_ms),
+                               text=True, capture_output=True, timeout=30)
         finally:
             srv.shutdown()
             srv.server_close()
@@ -236,6 +237,16 @@ class WrkScript(unittest.TestCase):
 
     def test_counts_inconsistencies(self):
         self.assertGreater(self.run_against(True)["inconsistencies"], 0)
+
+    def test_think_paces_the_connections(self):
+        # 4 connections, mean think 20 ms: about 4 x 1000 / 20 = 200 req/s, where the closed loop runs as fast as the server answers
+        closed = self.run_against(False, conns=4)
+        paced = self.run_against(False, conns=4, think_ms=20)
+        rate = lambda r: r["requests"] / (r["duration_us"] / 1e6)  # noqa: E731
+        self.assertGreater(rate(closed), 2 * rate(paced), (rate(closed), rate(paced)))
+        self.assertTrue(120 < rate(paced) < 260, rate(paced))
+        self.assertEqual((paced["inconsistencies"], paced["malformed"], set(paced["status"]) - {"200", "422"}), (0, 0, set()))
+        self.assertLess(paced["latency_us"]["p50"], 20000, "wrk's latency excludes the think time")
 
 
 def summary_fixture(tool="wrk"):
