@@ -157,6 +157,65 @@ class Mix(unittest.TestCase):
         self.assertEqual(len(lv["repeats"]), 3)
 
 
+class OfficialRate(unittest.TestCase):
+    """The official-rate level: its spec from k6/mix.json, its checks, and
+    that it never stands for the stack's throughput."""
+
+    def test_specs_from_the_mix(self):
+        specs = bench.level_specs(MIX, MIX["bench"]["default"])
+        self.assertEqual([x["name"] for x in specs], ["r340", "c16", "c64", "c256"], "the rate level first")
+        r = specs[0]
+        self.assertEqual((r["rate"], r["connections"], r["think_ms"], r["level_s"], r["repeats"]), (340, 34, 100.0, 10, 3))
+        self.assertEqual([(x["rate"], x["think_ms"]) for x in specs[1:]], [(None, None)] * 3)
+        # the rate is the mix's, not a constant
+        mix = json.loads(json.dumps(MIX))
+        mix["load"]["rates"] = {"debitos": 300, "creditos": 150, "extratos": 50}
+        r = bench.level_specs(mix, mix["bench"]["quick"])[0]
+        self.assertEqual((r["name"], r["rate"], r["think_ms"], r["repeats"]), ("r500", 500, 68.0, 1))
+        self.assertEqual([x["name"] for x in bench.level_specs(MIX, {"levels": [64], "level_s": 2, "repeats": 1})], ["c64"])
+        for mode in ("default", "quick"):
+            self.assertEqual(bench.level_specs(MIX, MIX["compare"][mode])[0]["name"], "r340", mode)
+
+    def test_wrk_args(self):
+        self.assertFalse(any(x.startswith("think=") for x in bench.wrk_args(MIX)))
+        self.assertEqual(bench.wrk_args(MIX, 100.0)[0], "think=100")
+        self.assertEqual(bench.wrk_args(MIX, 100.0)[1:], bench.wrk_args(MIX))
+
+    @staticmethod
+    def lv(name, rps, p50=0.4, p99=1.2, mx=8.0, rate=None):
+        return {"name": name, "rps": rps, "rate": rate, "connections": 34 if rate else 64, "think_ms": 100.0 if rate else None,
+                "latency_ms": {"p50": p50, "p90": 1.0, "p99": p99, "max": mx}}
+
+    def test_rate_reached_and_checks(self):
+        self.assertEqual(bench.rate_reached(self.lv("r340", 330.0, rate=340), MIX), (True, 0.971))
+        self.assertEqual(bench.rate_reached(self.lv("r340", 300.0, rate=340), MIX), (False, 0.882))
+        checks = bench.rate_checks([self.lv("c64", 9000.0), self.lv("r340", 300.0, p99=2.0, rate=340)], MIX)
+        self.assertEqual([(c["name"], c["passed"], c["value"]) for c in checks],
+                         [("r340: req/s >= 90% of the offered 340", False, 0.882), ("r340: p50 <= 0.6 ms", True, 0.4),
+                          ("r340: p99 <= 1.5 ms", False, 2.0), ("r340: max <= 10 ms", True, 8.0)])
+        self.assertEqual(bench.rate_checks([self.lv("c64", 9000.0)], MIX), [])
+        line = bench.rate_line(self.lv("r340", 300.0, rate=340), MIX)
+        self.assertEqual(line, "r340   offered 340 req/s (34 connections, think 100 ms): NOT REACHED, 88% of it (under 90%): "
+                               "its latencies are not the official load's")
+        self.assertTrue(bench.rate_line(self.lv("r340", 338.0, rate=340), MIX).endswith("reached 99%"))
+        self.assertIn("r340: the official peak rate, 340 req/s offered by 34 connections", bench.rate_note(bench.level_specs(MIX, MIX["bench"]["default"])))
+
+    def test_best_levels_leave_the_rate_level_out(self):
+        # every closed loop over the p99 target: the best such level is none, not the rate level
+        levels = [self.lv("r340", 340.0, rate=340), self.lv("c16", 5000.0, p99=12.0), self.lv("c64", 9000.0, p99=30.0)]
+        best, best_any = bench.best_levels(levels, 10)
+        self.assertEqual((best, best_any["name"]), (None, "c64"))
+        levels[1]["latency_ms"]["p99"] = 9.0
+        self.assertEqual(bench.best_levels(levels, 10)[0]["name"], "c16")
+
+    def test_level_entry_records_the_rate(self):
+        r = {"duration_us": 1_000_000, "requests": 340, "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0},
+             "latency_us": {"p50": 400, "p90": 800, "p99": 1200, "max": 5000}, "status": {"200": 340}, "inconsistencies": 0, "malformed": 0}
+        lv = bench.level_entry("r340", 34, 1, [r], None, 340, 100.0)
+        self.assertEqual((lv["rate"], lv["think_ms"], lv["connections"], lv["rps"]), (340, 100.0, 34, 340.0))
+        self.assertNotIn("think_ms", bench.level_entry("c64", 64, 1, [r], None))
+
+
 class FakeAPI(http.server.BaseHTTPRequestHandler):
     """The contract, roughly, for wrk: 400 for a request off the mix (a
     client, valor, descricao or header k6/mix.json does not have); balances
@@ -639,6 +698,18 @@ class LimitedBy(unittest.TestCase):
         s = window(self.IDLE, tool="k6")
         s["levels"][0]["generator"]["dropped_iterations"] = 120
         self.assertEqual(verdict.limited_by(s)["limited_by"], "generator")
+
+    def test_an_offered_rate_with_room_is_not_a_closed_loop(self):
+        # wrk's closed loop with an idle stack and no generator CPU: inferred generator-bound;
+        # the same wrk level at an offered rate (levels[].rate): nothing saturated
+        s = window(self.IDLE)
+        self.assertEqual(s["limited_by"], "generator")
+        s["levels"][0]["rate"] = 340
+        self.assertIsNone(verdict.limited_by(s)["levels"][0]["limited_by"])
+        self.assertTrue(s["levels"][0]["limited_by_evidence"]["rule"].startswith("no resource saturated"))
+        busy = window({"db": 0.68, "api01": 0.08, "api02": 0.08, "nginx": 0.2}, {"db": 0.06}, gen_cpu=0.2, threads=2)
+        busy["levels"][0]["rate"] = 340
+        self.assertEqual(verdict.limited_by(busy)["limited_by"], "database", "a saturated resource is still named")
 
     def test_not_measured(self):
         s = window(self.IDLE)
