@@ -348,6 +348,22 @@ class Report(unittest.TestCase):
         self.assertIn("pipeline50", page)
         self.assertIn("&lt;script&gt;", page)
 
+    def test_official_rate_level(self):
+        s = summary_fixture()
+        r = dict(s["levels"][0], name="r340", connections=34, rate=340, think_ms=100.0, rps=338.0,
+                 latency_ms={"p50": 0.45, "p90": 0.8, "p99": 1.31, "max": 6.2})
+        s["levels"].insert(0, r)
+        page = self.check_page(s)
+        self.assertIn("at the official rate (r340)</div><div class=\"v\">p99 1.31 ms</div><div class=\"k\">p50 0.45, max 6.2 ms; 338.0 of 340 req/s offered", page)
+        self.assertIn("<td>r340</td><td>34</td><td>340</td><td>100.0</td>", page)
+        self.assertIn("best throughput</div><div class=\"v\">14 000 req/s", page)
+        # make compare: latency ratios for every level, no req/s ratio for the rate level
+        s = dict(s, scenario="compare", compare={"a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 1,
+                                                 "order": ["A1", "B1"], "levels": compare.ratios([[r]], [[r]])})
+        table = re.search(r'<p id="compare">.*?</table>', self.check_page(s), re.S).group(0)
+        self.assertIn("<th>p50 B/A median</th>", table)
+        self.assertIn("<td>r340</td><td>–</td><td>–..–</td><td>1.000</td>", table)
+
     def test_k6_summary_with_nulls(self):
         s = summary_fixture("k6")
         s.update(scenario="rinha", machine=None, envelope=None, db_ceiling=None, best_rps=None, ceiling_fraction=None)
@@ -757,6 +773,26 @@ class Compare(unittest.TestCase):
         self.assertIn("1.250 (1.100..1.500)", compare.table({"compare": {
             "a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 3,
             "order": ["A1", "B1"], "levels": [r]}}))
+
+    def test_rate_level_has_latency_ratios_and_no_rps_ratio(self):
+        def r(rps, p50, p99, mx):
+            x = dict(self.lv(rps, p99, name="r340"), rate=340, connections=34)
+            x["latency_ms"].update(p50=p50, max=mx)
+            return x
+        a = [[r(340.0, 0.5, 1.0, 4.0), self.lv(1000, 10.0)], [r(339.0, 0.6, 1.5, 8.0), self.lv(800, 20.0)]]
+        b = [[r(338.0, 0.25, 1.0, 2.0), self.lv(1500, 5.0)], [r(340.0, 0.3, 3.0, 8.0), self.lv(1000, 10.0)]]
+        rl, cl = compare.ratios(a, b)
+        self.assertEqual((rl["name"], rl["rate"], rl["ratio_rps"]), ("r340", 340, {"median": None, "min": None, "max": None}))
+        self.assertEqual(rl["ratio_p50"], {"median": 0.5, "min": 0.5, "max": 0.5})
+        self.assertEqual(rl["ratio_p99"], {"median": 1.5, "min": 1.0, "max": 2.0})
+        self.assertEqual(rl["ratio_max"], {"median": 0.75, "min": 0.5, "max": 1.0})
+        self.assertEqual(rl["a"][0], {"rps": 340.0, "p50_ms": 0.5, "p99_ms": 1.0, "max_ms": 4.0})
+        self.assertEqual((cl["ratio_rps"]["median"], cl["rate"]), (1.375, None))
+        text = compare.table({"compare": {"a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 2,
+                                          "order": ["A1", "B1", "A2", "B2"], "levels": [rl, cl]}})
+        row = next(ln for ln in text.splitlines() if ln.startswith("r340"))
+        self.assertEqual(row.split()[:8], ["r340", "-", "0.500", "(0.500..0.500)", "1.500", "(1.000..2.000)", "0.750", "(0.500..1.000)"])
+        self.assertTrue(row.endswith("0.50/1.00/4.0 0.60/1.50/8.0 | 0.25/1.00/2.0 0.30/3.00/8.0"), row)
 
     def test_median_level_sums_counts(self):
         m = compare.median_level([self.lv(1000, 10.0), self.lv(3000, 30.0, incons=1), self.lv(2000, 20.0)])
