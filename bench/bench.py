@@ -195,18 +195,49 @@ class Stack:
 # --- wrk ------------------------------------------------------------------------
 
 
-def wrk_args(mix):
+def wrk_args(mix, think_ms=None):
+    """mix.lua's arguments; think_ms: the mean think time of the official-rate level."""
     r = mix["load"]["rates"]
-    return ["clients=" + ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"]),
+    return (["think=%g" % think_ms] if think_ms else []) + ["clients=" + ",".join("%d:%d" % (c["id"], c["limite"]) for c in mix["clients"]),
             "weights=%d,%d,%d" % (r["debitos"], r["creditos"], r["extratos"]),
             "valor=%d,%d" % (mix["valor"]["min"], mix["valor"]["max"]),
             "dlen=%d" % mix["descricao"]["length"], "alphabet=" + mix["descricao"]["alphabet"]]
 
 
-def run_wrk(mix, conns, seconds, threads, gen):
+def official_rate(mix):
+    """The official test's peak arrivals per second: its scenarios' rates summed (debitos + creditos + extratos)."""
+    return sum(mix["load"]["rates"].values())
+
+
+def level_specs(mix, cfg):
+    """cfg's levels in run order, each {name, connections, rate, think_ms,
+    level_s, repeats}: with cfg["rate"], first the official-rate level
+    ("r340": `connections` each waiting a random exponential think time of
+    mean connections / rate between requests, so that they offer about the
+    official peak rate; before the closed loops, so that it meets the tables
+    as the official test does, not swollen by the saturation levels' writes:
+    bench/README.md), then the closed loops at cfg["levels"] connections."""
+    closed = [{"name": "c%d" % c, "connections": c, "rate": None, "think_ms": None, "level_s": cfg["level_s"],
+               "repeats": cfg["repeats"]} for c in cfg["levels"]]
+    r = cfg.get("rate")
+    if not r:
+        return closed
+    rate = official_rate(mix)
+    return [{"name": "r%d" % rate, "connections": r["connections"], "rate": rate, "think_ms": round(r["connections"] * 1000 / rate, 3),
+             "level_s": r["level_s"], "repeats": r["repeats"]}] + closed
+
+
+def rate_reached(lv, mix):
+    """(reached, share) of an official-rate level: its req/s over its offered
+    rate, reached when at least targets.official_rate.reached (90%) of it."""
+    share = round(lv["rps"] / lv["rate"], 3) if lv["rps"] is not None else None
+    return share is not None and share >= mix["targets"]["official_rate"]["reached"], share
+
+
+def run_wrk(mix, conns, seconds, threads, gen, think_ms=None):
     """One wrk run (mix.lua's BENCH_RESULT); its CPU is added to gen (a series.GeneratorCPU)."""
     cmd = ["wrk", "-t%d" % min(threads, conns), "-c%d" % conns, "-d%ds" % seconds, "--timeout", "2s",
-           "-s", os.path.join(REPO, "bench", "mix.lua"), URL, "--"] + wrk_args(mix)
+           "-s", os.path.join(REPO, "bench", "mix.lua"), URL, "--"] + wrk_args(mix, think_ms)
     p = subprocess.Popen(cmd, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     gen.started(p.pid)
     try:
@@ -222,7 +253,7 @@ def run_wrk(mix, conns, seconds, threads, gen):
     return dict(json.loads(line[len("BENCH_RESULT "):]), generator_cpu_s=cpu)
 
 
-def run_wrk_sliced(mix, conns, seconds, threads, run, level, slice_s=1):
+def run_wrk_sliced(mix, conns, seconds, threads, run, level, slice_s=1, think_ms=None):
     """A level's run as 1-second wrk runs (slice_s: their length; the whole
     run as one with --continuous), one time-series point each (appended to
     run["slices"]), combined into one result of run_wrk's shape: counts
@@ -230,7 +261,7 @@ def run_wrk_sliced(mix, conns, seconds, threads, run, level, slice_s=1):
     restarts cost is measured in bench/README.md."""
     parts = []
     for _ in range(max(1, seconds // slice_s)):
-        r = run_wrk(mix, conns, slice_s, threads, run["gen"])
+        r = run_wrk(mix, conns, slice_s, threads, run["gen"], think_ms)
         run["slices"].append({"t": time.time() - run["t0"], "result": r, "level": level})
         parts.append(r)
     res = {k: sum(r[k] for r in parts) for k in ("duration_us", "requests", "inconsistencies", "malformed", "generator_cpu_s")}
@@ -263,10 +294,11 @@ def combine(parts):
     return out
 
 
-def level_entry(name, conns, seconds, reps, services):
-    """One schema level from the repetitions (run_wrk results) of a level."""
+def level_entry(name, conns, seconds, reps, services, rate=None, think_ms=None):
+    """One schema level from the repetitions (run_wrk results) of a level
+    (rate, think_ms: an official-rate level's offered req/s and think time)."""
     parts = [dict(series.wrk_figures(r), duration_s=seconds) for r in reps]
-    return dict(combine(parts), name=name, connections=conns, rate=None, services=services)
+    return dict(combine(parts), name=name, connections=conns, rate=rate, services=services, **({"think_ms": think_ms} if rate else {}))
 
 
 def cpu_reader(stack, gen):
@@ -378,6 +410,28 @@ def archive(s, d, text):
     say("archived in %s" % os.path.relpath(d, REPO))
 
 
+def best_levels(levels, p99_ms):
+    """(the highest-req/s level with p99 < p99_ms or None, the highest-req/s
+    level) among the closed loops: an offered-rate level's req/s is its rate,
+    not what the stack can do."""
+    closed = [lv for lv in levels if not lv["rate"]]
+    ok = [lv for lv in closed if lv["latency_ms"]["p99"] < p99_ms]
+    return max(ok, key=lambda lv: lv["rps"]) if ok else None, max(closed, key=lambda lv: lv["rps"])
+
+
+def rate_checks(levels, mix):
+    """The official-rate levels' checks: the offered rate reached, and the
+    latency targets at it (targets.official_rate), recorded like the others."""
+    t, out = mix["targets"]["official_rate"], []
+    for lv in (lv for lv in levels if lv["rate"]):
+        ok, share = rate_reached(lv, mix)
+        out.append({"name": "%s: req/s >= %d%% of the offered %g" % (lv["name"], round(100 * t["reached"]), lv["rate"]),
+                    "passed": ok, "value": share, "limit": t["reached"]})
+        out += [{"name": "%s: %s <= %g ms" % (lv["name"], k, t[k + "_ms"]), "passed": lv["latency_ms"][k] <= t[k + "_ms"],
+                 "value": lv["latency_ms"][k], "limit": t[k + "_ms"]} for k in ("p50", "p99", "max")]
+    return out
+
+
 def correctness_checks(levels, suffix=""):
     incons = sum(lv["inconsistencies"] for lv in levels)
     errors = sum(lv["errors"] for lv in levels)
@@ -418,6 +472,22 @@ def level_line(lv):
         lv.get("limited_by") or "nothing saturated")
 
 
+def rate_note(specs):
+    """The official-rate level's sentence of a run's notes ("" without one)."""
+    return "".join("%s: the official peak rate, %g req/s offered by %d connections each waiting a random exponential think time "
+                   "(mean %g ms, not in the latencies) before each request, %d x %d s; then " % (
+                       x["name"], x["rate"], x["connections"], x["think_ms"], x["repeats"], x["level_s"]) for x in specs if x["rate"])
+
+
+def rate_line(lv, mix):
+    """An official-rate level's offered rate and whether it was reached, printed under its progress line."""
+    ok, share = rate_reached(lv, mix)
+    return "%-6s offered %g req/s (%d connections, think %g ms): %s" % (
+        lv["name"], lv["rate"], lv["connections"], lv["think_ms"], "reached %.0f%%" % (100 * share) if ok else
+        "NOT REACHED, %.0f%% of it (under %.0f%%): its latencies are not the official load's" % (
+            100 * (share or 0), 100 * mix["targets"]["official_rate"]["reached"]))
+
+
 def split_line(lv):
     """The level's latency split, printed under its progress line."""
     sp = lv["latency_split"]
@@ -453,19 +523,19 @@ def measure_levels(a, mix, cfg, stack, run):
     pre = run["prefix"]  # make compare: which side and round
     say("%swarm-up: %d s at 64 connections" % (pre, cfg["warmup_s"]))
     w0 = time.time()
-    sl = cfg["level_s"] if a.continuous else 1
-    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], run, pre + "warm-up", cfg["warmup_s"] if sl > 1 else 1)
+    run_wrk_sliced(mix, 64, cfg["warmup_s"], cfg["threads"], run, pre + "warm-up", cfg["warmup_s"] if a.continuous else 1)
     run["phases"].append({"name": pre + "warm-up", "start_s": round(w0 - run["t0"], 2), "end_s": round(time.time() - run["t0"], 2)})
     time.sleep(1.1)  # as between levels: the metrics sampler's sample before the first level holds none of the warm-up
-    for conns in cfg["levels"]:
-        name = "c%d" % conns
+    for spec in level_specs(mix, cfg):
+        name, conns = spec["name"], spec["connections"]
         reps = []
         c0 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         w = stack.window()
         l0, m0, s0 = time.time(), series.machine_busy_s(), time.monotonic()
-        for i in range(cfg["repeats"]):
-            perf = start_perf(cfg["level_s"]) if a.perf and i == 0 and conns == 64 else None
-            reps.append(run_wrk_sliced(mix, conns, cfg["level_s"], cfg["threads"], run, pre + name, sl))
+        for i in range(spec["repeats"]):
+            perf = start_perf(spec["level_s"]) if a.perf and i == 0 and name == "c64" else None
+            reps.append(run_wrk_sliced(mix, conns, spec["level_s"], cfg["threads"], run, pre + name,
+                                       spec["level_s"] if a.continuous else 1, spec["think_ms"]))
             if perf:
                 run["perf_note"] = finish_perf(perf)
         s1 = time.monotonic()
@@ -473,7 +543,7 @@ def measure_levels(a, mix, cfg, stack, run):
         wall = time.time() - l0
         m1 = series.machine_busy_s()
         run["phases"].append({"name": pre + name, "start_s": round(l0 - run["t0"], 2), "end_s": round(l0 + wall - run["t0"], 2)})
-        lv = level_entry(name, conns, cfg["level_s"], reps, services)
+        lv = level_entry(name, conns, spec["level_s"], reps, services, spec["rate"], spec["think_ms"])
         lv["services_window_s"] = round(wall, 2)
         lv["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
         lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
@@ -487,6 +557,8 @@ def measure_levels(a, mix, cfg, stack, run):
             lv["latency_split"] = split
         run["verdict_of"](lv)
         say(pre + level_line(lv))
+        if lv["rate"]:
+            say(pre + rate_line(lv, mix))
         if split:
             say(pre + split_line(lv))
         levels.append(lv)
@@ -678,16 +750,14 @@ def cmd_bench(a):
     say("measured in %.0f s" % (time.time() - t0))
 
     t = mix["targets"]
-    ok_levels = [lv for lv in levels if lv["latency_ms"]["p99"] < t["p99_ms"]]
-    best = max(ok_levels, key=lambda lv: lv["rps"]) if ok_levels else None
-    best_any = max(levels, key=lambda lv: lv["rps"])
+    best, best_any = best_levels(levels, t["p99_ms"])
     frac = best_any["rps"] / ceiling["tps"] if ceiling["tps"] else None
     correct = correctness_checks(levels)
     checks = [{"name": "req/s >= %d with p99 < %g ms (best such level)" % (t["rps"], t["p99_ms"]),
                "passed": bool(best and best["rps"] >= t["rps"]), "value": best["rps"] if best else None, "limit": t["rps"]}] + correct + [
               {"name": "end-to-end >= %d%% of the database-only ceiling" % round(t["ceiling_fraction"] * 100),
                "passed": bool(frac is not None and frac >= t["ceiling_fraction"]), "value": round(frac, 3) if frac else None,
-               "limit": t["ceiling_fraction"]}]
+               "limit": t["ceiling_fraction"]}] + rate_checks(levels, mix)
     perf_note = run.get("perf_note")
     s = {
         "schema": 1, "tool": "wrk", "tool_version": wrk_version(), "scenario": "bench-mix",
@@ -695,10 +765,10 @@ def cmd_bench(a):
         "machine": machine(), "envelope": dict(envelope, enforced=stack.enforced),
         "levels": levels, "db_ceiling": ceiling,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
-        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %d x %d s per level, %s (medians of the repeats' rates and "
+        "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %s%d x %d s per level, %s (medians of the repeats' rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "
                   "transacao calls/s; the end-to-end figure also contains the ~3%% statements. Measured: %s.%s") % (
-            " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"],
+            " quick" if a.quick else "", cfg["threads"], cfg["warmup_s"], rate_note(level_specs(mix, cfg)), cfg["repeats"], cfg["level_s"],
             "each repeat one wrk run (--continuous)" if a.continuous else
             "each repeat as 1-second wrk slices (its latency percentiles merged from the slices' percentile grids)",
             ("a clean export of commit " + commit) if a.rev_commit else "the working tree",

@@ -7,7 +7,8 @@ then runs them in turn, A B A B ... (N rounds, default from k6/mix.json),
 each turn a fresh confined stack of that commit under the same wrk levels.
 A noisy shared machine drifts: interleaving spreads the drift over both
 sides, and the per-round ratios show how much it moved. Prints per level the
-ratio B/A of req/s and of p99, median and spread (min..max over the rounds),
+ratio B/A of req/s and of p50, p99 and max, median and spread (min..max over the
+rounds; the official-rate level's req/s is its offered rate: no req/s ratio),
 and archives the run like any other (scenario "compare", reports/SCHEMA.md).
 """
 import datetime as dt
@@ -26,27 +27,29 @@ def spread(xs):
 
 
 def ratios(a_rounds, b_rounds):
-    """Per level, the ratios B/A of req/s and p99 of each round (A's and B's
-    levels of round i side by side) with their median and spread.
-    a_rounds, b_rounds: [[schema level, ...] per round]."""
+    """Per level, the ratios B/A of req/s, p50, p99 and max of each round
+    (A's and B's levels of round i side by side) with their median and
+    spread; an offered-rate level (`rate`) has no req/s ratio: its req/s is
+    the rate. a_rounds, b_rounds: [[schema level, ...] per round]."""
+    def ratio(a, b, get):
+        return [get(y) / get(x) if get(x) else None for x, y in zip(a, b)]
+
     out = []
     for i, lv in enumerate(a_rounds[0] if a_rounds else []):
         a = [r[i] for r in a_rounds]
         b = [r[i] for r in b_rounds]
-        rr = [y["rps"] / x["rps"] if x["rps"] else None for x, y in zip(a, b)]
-        rp = [y["latency_ms"]["p99"] / x["latency_ms"]["p99"] if x["latency_ms"]["p99"] else None for x, y in zip(a, b)]
-        out.append({
-            "name": lv["name"], "connections": lv["connections"],
-            "ratio_rps": spread(rr), "ratio_p99": spread(rp),
+        out.append(dict({
+            "name": lv["name"], "connections": lv["connections"], "rate": lv.get("rate"),
+            "ratio_rps": spread([] if lv.get("rate") else ratio(a, b, lambda x: x["rps"])),
             "a": [round_figures(x) for x in a],
             "b": [round_figures(y) for y in b],
-        })
+        }, **{"ratio_" + k: spread(ratio(a, b, lambda x: x["latency_ms"][k])) for k in ("p50", "p99", "max")}))
     return out
 
 
 def round_figures(lv):
-    """A round's figures of a level in compare.levels[]: req/s, p99 and its latency split."""
-    return dict({"rps": lv["rps"], "p99_ms": lv["latency_ms"]["p99"]},
+    """A round's figures of a level in compare.levels[]: req/s, p50, p99, max and its latency split."""
+    return dict({"rps": lv["rps"], **{k + "_ms": lv["latency_ms"][k] for k in ("p50", "p99", "max")}},
                 **({"latency_split": lv["latency_split"]} if lv.get("latency_split") else {}))
 
 
@@ -61,16 +64,23 @@ def ratio_text(r):
     return "-" if r["median"] is None else "%.3f (%.3f..%.3f)" % (r["median"], r["min"], r["max"])
 
 
+def round_text(lv, x):
+    """A round's figures in the table: req/s/p99 (a rate level: p50/p99/max, its req/s being the offered rate)."""
+    if lv.get("rate"):
+        return "%.2f/%.2f/%.1f" % (x["p50_ms"], x["p99_ms"], x["max_ms"])
+    return "%.0f/%.1f" % (x["rps"], x["p99_ms"])
+
+
 def table(s):
     c = s["compare"]
     lines = ["B/A: %s (%s) over %s (%s), %d rounds, order %s" % (
         c["b"]["rev"], c["b"]["commit"], c["a"]["rev"], c["a"]["commit"], c["rounds"], " ".join(c["order"])),
-        "%-6s %22s %22s   %s" % ("level", "req/s B/A (min..max)", "p99 B/A (min..max)", "req/s and p99 ms of each round, A | B")]
+        "%-6s %22s %22s %22s %22s   %s" % ("level", "req/s B/A (min..max)", "p50 B/A (min..max)", "p99 B/A (min..max)", "max B/A (min..max)",
+                                          "each round, A | B: req/s/p99 ms (offered rate: p50/p99/max ms)")]
     for lv in c["levels"]:
-        lines.append("%-6s %22s %22s   %s | %s" % (
-            lv["name"], ratio_text(lv["ratio_rps"]), ratio_text(lv["ratio_p99"]),
-            " ".join("%.0f/%.1f" % (x["rps"], x["p99_ms"]) for x in lv["a"]),
-            " ".join("%.0f/%.1f" % (x["rps"], x["p99_ms"]) for x in lv["b"])))
+        lines.append("%-6s %22s %22s %22s %22s   %s | %s" % (
+            lv["name"], *(ratio_text(lv.get("ratio_" + k) or spread([])) for k in ("rps", "p50", "p99", "max")),
+            " ".join(round_text(lv, x) for x in lv["a"]), " ".join(round_text(lv, x) for x in lv["b"])))
     return "\n".join(lines)
 
 
@@ -129,8 +139,9 @@ def cmd_compare(a):
             sides[side]["rounds"].append(levels)
             order.append(label)
         lv = ratios([sides["a"]["rounds"][-1]], [sides["b"]["rounds"][-1]])
-        bench.say("round %d: B/A " % (r + 1) + ", ".join("%s req/s %.3f p99 %.3f" % (
-            x["name"], x["ratio_rps"]["median"] or 0, x["ratio_p99"]["median"] or 0) for x in lv))
+        bench.say("round %d: B/A " % (r + 1) + ", ".join(("%s p50 %.3f p99 %.3f max %.3f" % (
+            x["name"], x["ratio_p50"]["median"] or 0, x["ratio_p99"]["median"] or 0, x["ratio_max"]["median"] or 0)) if x["rate"] else
+            "%s req/s %.3f p99 %.3f" % (x["name"], x["ratio_rps"]["median"] or 0, x["ratio_p99"]["median"] or 0) for x in lv))
     bench.TREE = bench.REPO
     cmp_levels = ratios(sides["a"]["rounds"], sides["b"]["rounds"])
     a_levels, b_levels = ([median_level([rnd[i] for rnd in sides[x]["rounds"]]) for i in range(len(cmp_levels))] for x in "ab")
@@ -143,10 +154,10 @@ def cmd_compare(a):
         "levels": b_levels, "db_ceiling": None,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make compare%s: B = %s (%s) against A = %s (%s), clean exports of both commits, %d rounds in the order %s, "
-                  "each turn a fresh stack confined to the same envelope; wrk %d threads, %d s warm-up, %d x %d s per level. "
+                  "each turn a fresh stack confined to the same envelope; wrk %d threads, %d s warm-up, %s%d x %d s per level. "
                   "levels[] are B's medians over the rounds; compare.levels[] the per-round ratios B/A.") % (
             " quick" if a.quick else "", a.B, sides["b"]["commit"], a.A, sides["a"]["commit"], rounds, " ".join(order),
-            cfg["threads"], cfg["warmup_s"], cfg["repeats"], cfg["level_s"]),
+            cfg["threads"], cfg["warmup_s"], bench.rate_note(bench.level_specs(mix, cfg)), cfg["repeats"], cfg["level_s"]),
         "mode": mode,
         "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"]}, "b": {"rev": a.B, "commit": sides["b"]["commit"]},
                     "rounds": rounds, "order": order, "levels": cmp_levels},

@@ -13,6 +13,13 @@
 -- "BENCH_RESULT {json}" gives the counts and latencies, with "q": the
 -- latency at a grid of percentiles, so that bench/bench.py can merge runs
 -- (it runs each level as 1-second slices, for the time series).
+--
+-- Optional think=MS (bench.py's official-rate level): each connection waits
+-- a random exponential time of mean MS milliseconds before each request
+-- (wrk's delay() hook; wrk's latency excludes it), so that N connections
+-- offer about N x 1000 / MS requests per second, arrivals spread like the
+-- official test's instead of a closed loop's back-to-back requests. Without
+-- it no delay() is defined: a closed loop, as fast as the answers come.
 
 local clients, limits, arg = {}, {}, {}
 local headers = { ["Content-Type"] = "application/json", ["User-Agent"] = "Agente do Caos - 2024/Q1" }
@@ -50,6 +57,13 @@ function init(args)
     limits[c[i + 1]] = true
   end
   arg.weights, arg.valor, arg.dlen = numbers(arg.weights), numbers(arg.valor), tonumber(arg.dlen)
+  if arg.think then
+    local mean = tonumber(arg.think)
+    if not mean or mean <= 0 then error("mix.lua: think= must be a positive number of milliseconds") end
+    -- wrk asks whether delay() exists after init(): defined here, only then.
+    -- Rounded to wrk's whole milliseconds (floor + 0.5 keeps the mean).
+    function delay() return math.floor(-math.log(1 - math.random()) * mean + 0.5) end
+  end
   -- A different sequence per thread and per run.
   math.randomseed(os.time() * 1000 + (thread_no or 0) * 7919 + math.floor(os.clock() * 1e6))
 end

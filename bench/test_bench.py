@@ -157,6 +157,65 @@ class Mix(unittest.TestCase):
         self.assertEqual(len(lv["repeats"]), 3)
 
 
+class OfficialRate(unittest.TestCase):
+    """The official-rate level: its spec from k6/mix.json, its checks, and
+    that it never stands for the stack's throughput."""
+
+    def test_specs_from_the_mix(self):
+        specs = bench.level_specs(MIX, MIX["bench"]["default"])
+        self.assertEqual([x["name"] for x in specs], ["r340", "c16", "c64", "c256"], "the rate level first")
+        r = specs[0]
+        self.assertEqual((r["rate"], r["connections"], r["think_ms"], r["level_s"], r["repeats"]), (340, 34, 100.0, 10, 3))
+        self.assertEqual([(x["rate"], x["think_ms"]) for x in specs[1:]], [(None, None)] * 3)
+        # the rate is the mix's, not a constant
+        mix = json.loads(json.dumps(MIX))
+        mix["load"]["rates"] = {"debitos": 300, "creditos": 150, "extratos": 50}
+        r = bench.level_specs(mix, mix["bench"]["quick"])[0]
+        self.assertEqual((r["name"], r["rate"], r["think_ms"], r["repeats"]), ("r500", 500, 68.0, 1))
+        self.assertEqual([x["name"] for x in bench.level_specs(MIX, {"levels": [64], "level_s": 2, "repeats": 1})], ["c64"])
+        for mode in ("default", "quick"):
+            self.assertEqual(bench.level_specs(MIX, MIX["compare"][mode])[0]["name"], "r340", mode)
+
+    def test_wrk_args(self):
+        self.assertFalse(any(x.startswith("think=") for x in bench.wrk_args(MIX)))
+        self.assertEqual(bench.wrk_args(MIX, 100.0)[0], "think=100")
+        self.assertEqual(bench.wrk_args(MIX, 100.0)[1:], bench.wrk_args(MIX))
+
+    @staticmethod
+    def lv(name, rps, p50=0.4, p99=1.2, mx=8.0, rate=None):
+        return {"name": name, "rps": rps, "rate": rate, "connections": 34 if rate else 64, "think_ms": 100.0 if rate else None,
+                "latency_ms": {"p50": p50, "p90": 1.0, "p99": p99, "max": mx}}
+
+    def test_rate_reached_and_checks(self):
+        self.assertEqual(bench.rate_reached(self.lv("r340", 330.0, rate=340), MIX), (True, 0.971))
+        self.assertEqual(bench.rate_reached(self.lv("r340", 300.0, rate=340), MIX), (False, 0.882))
+        checks = bench.rate_checks([self.lv("c64", 9000.0), self.lv("r340", 300.0, p99=2.0, rate=340)], MIX)
+        self.assertEqual([(c["name"], c["passed"], c["value"]) for c in checks],
+                         [("r340: req/s >= 90% of the offered 340", False, 0.882), ("r340: p50 <= 0.6 ms", True, 0.4),
+                          ("r340: p99 <= 1.5 ms", False, 2.0), ("r340: max <= 10 ms", True, 8.0)])
+        self.assertEqual(bench.rate_checks([self.lv("c64", 9000.0)], MIX), [])
+        line = bench.rate_line(self.lv("r340", 300.0, rate=340), MIX)
+        self.assertEqual(line, "r340   offered 340 req/s (34 connections, think 100 ms): NOT REACHED, 88% of it (under 90%): "
+                               "its latencies are not the official load's")
+        self.assertTrue(bench.rate_line(self.lv("r340", 338.0, rate=340), MIX).endswith("reached 99%"))
+        self.assertIn("r340: the official peak rate, 340 req/s offered by 34 connections", bench.rate_note(bench.level_specs(MIX, MIX["bench"]["default"])))
+
+    def test_best_levels_leave_the_rate_level_out(self):
+        # every closed loop over the p99 target: the best such level is none, not the rate level
+        levels = [self.lv("r340", 340.0, rate=340), self.lv("c16", 5000.0, p99=12.0), self.lv("c64", 9000.0, p99=30.0)]
+        best, best_any = bench.best_levels(levels, 10)
+        self.assertEqual((best, best_any["name"]), (None, "c64"))
+        levels[1]["latency_ms"]["p99"] = 9.0
+        self.assertEqual(bench.best_levels(levels, 10)[0]["name"], "c16")
+
+    def test_level_entry_records_the_rate(self):
+        r = {"duration_us": 1_000_000, "requests": 340, "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0},
+             "latency_us": {"p50": 400, "p90": 800, "p99": 1200, "max": 5000}, "status": {"200": 340}, "inconsistencies": 0, "malformed": 0}
+        lv = bench.level_entry("r340", 34, 1, [r], None, 340, 100.0)
+        self.assertEqual((lv["rate"], lv["think_ms"], lv["connections"], lv["rps"]), (340, 100.0, 34, 340.0))
+        self.assertNotIn("think_ms", bench.level_entry("c64", 64, 1, [r], None))
+
+
 class FakeAPI(http.server.BaseHTTPRequestHandler):
     """The contract, roughly, for wrk: 400 for a request off the mix (a
     client, valor, descricao or header k6/mix.json does not have); balances
@@ -207,12 +266,13 @@ class Quiet(http.server.ThreadingHTTPServer):
 
 @unittest.skipUnless(shutil.which("wrk"), "wrk not installed")
 class WrkScript(unittest.TestCase):
-    def run_against(self, broken):
+    def run_against(self, broken, conns=2, think_ms=None):
         srv = Quiet(("127.0.0.1", 0), type("H", (FakeAPI,), {"broken": broken}))
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         try:
-            p = subprocess.run(["wrk", "-t1", "-c2", "-d1s", "-s", os.path.join(HERE, "mix.lua"), "http://127.0.0.1:%d" % srv.server_address[1], "--"]
-                               + bench.wrk_args(MIX), text=True, capture_output=True, timeout=30)
+            p = subprocess.run(["wrk", "-t1", "-c%d" % conns, "-d1s", "-s", os.path.join(HERE, "mix.lua"),
+                                "http://127.0.0.1:%d" % srv.server_address[1], "--"] + bench.wrk_args(MIX, think_ms),
+                               text=True, capture_output=True, timeout=30)
         finally:
             srv.shutdown()
             srv.server_close()
@@ -236,6 +296,16 @@ class WrkScript(unittest.TestCase):
 
     def test_counts_inconsistencies(self):
         self.assertGreater(self.run_against(True)["inconsistencies"], 0)
+
+    def test_think_paces_the_connections(self):
+        # 4 connections, mean think 20 ms: about 4 x 1000 / 20 = 200 req/s, where the closed loop runs as fast as the server answers
+        closed = self.run_against(False, conns=4)
+        paced = self.run_against(False, conns=4, think_ms=20)
+        rate = lambda r: r["requests"] / (r["duration_us"] / 1e6)  # noqa: E731
+        self.assertGreater(rate(closed), 2 * rate(paced), (rate(closed), rate(paced)))
+        self.assertTrue(120 < rate(paced) < 260, rate(paced))
+        self.assertEqual((paced["inconsistencies"], paced["malformed"], set(paced["status"]) - {"200", "422"}), (0, 0, set()))
+        self.assertLess(paced["latency_us"]["p50"], 20000, "wrk's latency excludes the think time")
 
 
 def summary_fixture(tool="wrk"):
@@ -277,6 +347,22 @@ class Report(unittest.TestCase):
         self.assertIn("14 000", page)
         self.assertIn("pipeline50", page)
         self.assertIn("&lt;script&gt;", page)
+
+    def test_official_rate_level(self):
+        s = summary_fixture()
+        r = dict(s["levels"][0], name="r340", connections=34, rate=340, think_ms=100.0, rps=338.0,
+                 latency_ms={"p50": 0.45, "p90": 0.8, "p99": 1.31, "max": 6.2})
+        s["levels"].insert(0, r)
+        page = self.check_page(s)
+        self.assertIn("at the official rate (r340)</div><div class=\"v\">p99 1.31 ms</div><div class=\"k\">p50 0.45, max 6.2 ms; 338.0 of 340 req/s offered", page)
+        self.assertIn("<td>r340</td><td>34</td><td>340</td><td>100.0</td>", page)
+        self.assertIn("best throughput</div><div class=\"v\">14 000 req/s", page)
+        # make compare: latency ratios for every level, no req/s ratio for the rate level
+        s = dict(s, scenario="compare", compare={"a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 1,
+                                                 "order": ["A1", "B1"], "levels": compare.ratios([[r]], [[r]])})
+        table = re.search(r'<p id="compare">.*?</table>', self.check_page(s), re.S).group(0)
+        self.assertIn("<th>p50 B/A median</th>", table)
+        self.assertIn("<td>r340</td><td>–</td><td>–..–</td><td>1.000</td>", table)
 
     def test_k6_summary_with_nulls(self):
         s = summary_fixture("k6")
@@ -629,6 +715,18 @@ class LimitedBy(unittest.TestCase):
         s["levels"][0]["generator"]["dropped_iterations"] = 120
         self.assertEqual(verdict.limited_by(s)["limited_by"], "generator")
 
+    def test_an_offered_rate_with_room_is_not_a_closed_loop(self):
+        # wrk's closed loop with an idle stack and no generator CPU: inferred generator-bound;
+        # the same wrk level at an offered rate (levels[].rate): nothing saturated
+        s = window(self.IDLE)
+        self.assertEqual(s["limited_by"], "generator")
+        s["levels"][0]["rate"] = 340
+        self.assertIsNone(verdict.limited_by(s)["levels"][0]["limited_by"])
+        self.assertTrue(s["levels"][0]["limited_by_evidence"]["rule"].startswith("no resource saturated"))
+        busy = window({"db": 0.68, "api01": 0.08, "api02": 0.08, "nginx": 0.2}, {"db": 0.06}, gen_cpu=0.2, threads=2)
+        busy["levels"][0]["rate"] = 340
+        self.assertEqual(verdict.limited_by(busy)["limited_by"], "database", "a saturated resource is still named")
+
     def test_not_measured(self):
         s = window(self.IDLE)
         s["levels"][0]["services"] = None
@@ -675,6 +773,26 @@ class Compare(unittest.TestCase):
         self.assertIn("1.250 (1.100..1.500)", compare.table({"compare": {
             "a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 3,
             "order": ["A1", "B1"], "levels": [r]}}))
+
+    def test_rate_level_has_latency_ratios_and_no_rps_ratio(self):
+        def r(rps, p50, p99, mx):
+            x = dict(self.lv(rps, p99, name="r340"), rate=340, connections=34)
+            x["latency_ms"].update(p50=p50, max=mx)
+            return x
+        a = [[r(340.0, 0.5, 1.0, 4.0), self.lv(1000, 10.0)], [r(339.0, 0.6, 1.5, 8.0), self.lv(800, 20.0)]]
+        b = [[r(338.0, 0.25, 1.0, 2.0), self.lv(1500, 5.0)], [r(340.0, 0.3, 3.0, 8.0), self.lv(1000, 10.0)]]
+        rl, cl = compare.ratios(a, b)
+        self.assertEqual((rl["name"], rl["rate"], rl["ratio_rps"]), ("r340", 340, {"median": None, "min": None, "max": None}))
+        self.assertEqual(rl["ratio_p50"], {"median": 0.5, "min": 0.5, "max": 0.5})
+        self.assertEqual(rl["ratio_p99"], {"median": 1.5, "min": 1.0, "max": 2.0})
+        self.assertEqual(rl["ratio_max"], {"median": 0.75, "min": 0.5, "max": 1.0})
+        self.assertEqual(rl["a"][0], {"rps": 340.0, "p50_ms": 0.5, "p99_ms": 1.0, "max_ms": 4.0})
+        self.assertEqual((cl["ratio_rps"]["median"], cl["rate"]), (1.375, None))
+        text = compare.table({"compare": {"a": {"rev": "HEAD~1", "commit": "aaa"}, "b": {"rev": "HEAD", "commit": "bbb"}, "rounds": 2,
+                                          "order": ["A1", "B1", "A2", "B2"], "levels": [rl, cl]}})
+        row = next(ln for ln in text.splitlines() if ln.startswith("r340"))
+        self.assertEqual(row.split()[:8], ["r340", "-", "0.500", "(0.500..0.500)", "1.500", "(1.000..2.000)", "0.750", "(0.500..1.000)"])
+        self.assertTrue(row.endswith("0.50/1.00/4.0 0.60/1.50/8.0 | 0.25/1.00/2.0 0.30/3.00/8.0"), row)
 
     def test_median_level_sums_counts(self):
         m = compare.median_level([self.lv(1000, 10.0), self.lv(3000, 30.0, incons=1), self.lv(2000, 20.0)])

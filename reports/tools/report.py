@@ -310,21 +310,21 @@ def compare_section(s, stamp):
         return ""
     a, b = c.get("a") or {}, c.get("b") or {}
     lv = c.get("levels") or []
-    rr = [(x.get("ratio_rps") or {}).get("median") for x in lv]
-    rp = [(x.get("ratio_p99") or {}).get("median") for x in lv]
+    keys = [k for k in ("rps", "p50", "p99", "max") if any(x.get("ratio_" + k) for x in lv)]  # p50 and max: runs since the official-rate level
     p = ['<h2>Compare: B / A</h2><p id="compare">B = <code>%s</code> (%s) against A = <code>%s</code> (%s), %s rounds in the order %s. '
-         'A ratio of req/s above 1 and of p99 below 1 favour B; the spread is the lowest and highest ratio of a round.</p>'
+         'A ratio of req/s above 1 and of latencies below 1 favour B; the spread is the lowest and highest ratio of a round. '
+         'An offered-rate level (its <code>rate</code> set) has no req/s ratio: its req/s is the rate it was offered.</p>'
          % (esc(b.get("commit")), esc(b.get("rev")), esc(a.get("commit")), esc(a.get("rev")), esc(c.get("rounds")), esc(" ".join(c.get("order") or []))),
-         figure(bar_chart([x.get("name") for x in lv], [("req/s B/A", COLORS["rps"], rr), ("p99 B/A", COLORS["p99"], rp)],
-                          "Ratios B/A (median of the rounds)", "ratio", [(1, "1 = no change", "#888")]),
+         figure(bar_chart([x.get("name") for x in lv], [("%s B/A" % ("req/s" if k == "rps" else k), COLORS[k], [(x.get("ratio_" + k) or {}).get("median") for x in lv])
+                                                        for k in keys], "Ratios B/A (median of the rounds)", "ratio", [(1, "1 = no change", "#888")]),
                 "Median over the rounds of each round's ratio; the table gives the spread and every round's figures.", stamp),
-         "<table>", row("level", "req/s B/A median", "min..max", "p99 B/A median", "min..max", "A: req/s, p99 ms per round",
-                        "B: req/s, p99 ms per round", tag="th")]
+         "<table>", row("level", *("%s B/A %s" % ("req/s" if k == "rps" else k, h) for k in keys for h in ("median", "min..max")),
+                        "A: req/s, p50, p99, max ms per round", "B: req/s, p50, p99, max ms per round", tag="th")]
     for x in lv:
-        r1, r2 = x.get("ratio_rps") or {}, x.get("ratio_p99") or {}
-        p.append(row(x.get("name"), fmt(r1.get("median"), 3), "%s..%s" % (fmt(r1.get("min"), 3), fmt(r1.get("max"), 3)),
-                     fmt(r2.get("median"), 3), "%s..%s" % (fmt(r2.get("min"), 3), fmt(r2.get("max"), 3)),
-                     *("; ".join("%s, %s" % (fmt(y.get("rps")), fmt(y.get("p99_ms"), 2)) for y in x.get(k) or []) for k in "ab")))
+        rs = [x.get("ratio_" + k) or {} for k in keys]
+        p.append(row(x.get("name"), *(v for r in rs for v in (fmt(r.get("median"), 3), "%s..%s" % (fmt(r.get("min"), 3), fmt(r.get("max"), 3)))),
+                     *("; ".join(", ".join([fmt(y.get("rps"))] + [fmt(y.get(q + "_ms"), 2) for q in ("p50", "p99", "max")])
+                                 for y in x.get(k) or []) for k in "ab")))
     p.append("</table>")
     return "".join(p)
 
@@ -383,6 +383,11 @@ def render(s, run_dir=None):
         best = max(levels, key=lambda lv: lv.get("rps") or 0)
         cards.append(("best throughput", "%s req/s" % fmt(best.get("rps")), "at %s" % best.get("name"), None))
         cards.append(("p99 at that level", "%s ms" % fmt((best.get("latency_ms") or {}).get("p99"), 2), best.get("name"), None))
+        for lv in (lv for lv in levels if lv.get("rate") and s.get("tool") == "wrk"):  # make bench's official-rate level
+            L = lv.get("latency_ms") or {}
+            cards.append(("at the official rate (%s)" % lv.get("name"), "p99 %s ms" % fmt(L.get("p99"), 2),
+                          "p50 %s, max %s ms; %s of %s req/s offered" % (fmt(L.get("p50"), 2), fmt(L.get("max"), 1), fmt(lv.get("rps")),
+                                                                         fmt(lv.get("rate"))), None))
         inc = sum(lv.get("inconsistencies") or 0 for lv in levels)
         err = sum(lv.get("errors") or 0 for lv in levels)
         cards.append(("inconsistencies", fmt(inc), "all levels", inc == 0))
@@ -459,12 +464,12 @@ def render(s, run_dir=None):
         p.append("</table>")
 
     # Levels table.
-    p.append("<h2>All figures</h2><table>" + row("level", "connections", "rate", "duration s", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
+    p.append("<h2>All figures</h2><table>" + row("level", "connections", "rate", "think ms", "duration s", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
                                                  "max ms", "status", "errors", "inconsistencies", "requests per commit", tag="th"))
     for lv in levels:
         L = lv.get("latency_ms") or {}
         st = ", ".join("%s: %s" % (k, fmt(v)) for k, v in sorted((lv.get("status") or {}).items()))
-        p.append(row(lv.get("name"), fmt(lv.get("connections")), fmt(lv.get("rate")), fmt(lv.get("duration_s")), fmt(lv.get("requests")),
+        p.append(row(lv.get("name"), fmt(lv.get("connections")), fmt(lv.get("rate")), fmt(lv.get("think_ms")), fmt(lv.get("duration_s")), fmt(lv.get("requests")),
                      fmt(lv.get("rps")), fmt(L.get("p50"), 2), fmt(L.get("p90"), 2), fmt(L.get("p99"), 2), fmt(L.get("max"), 1), st,
                      fmt(lv.get("errors")), fmt(lv.get("inconsistencies")), fmt(lv.get("requests_per_commit"))))
     p.append("</table>")

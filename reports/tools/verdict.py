@@ -173,13 +173,14 @@ def limited_by(s):
     env = s.get("envelope") or {}
     mcpu = _num((s.get("machine") or {}).get("cpus"))
     gen_run = s.get("generator") or {}
-    closed_loop = s.get("tool") == "wrk"
+    wrk = s.get("tool") == "wrk"
     stress = s.get("stress") or {}
     levels = [lv for lv in s.get("levels") or [] if isinstance(lv, dict)]
     for lv in levels:
         gen = lv.get("generator") or (gen_run if len(levels) == 1 else {})
         f = window_figures(lv.get("services"), level_window(lv), env, gen, mcpu, lv.get("machine_busy_s"))
-        bound = closed_loop or bool(stress.get("aborted"))
+        # wrk's levels are closed loops, except an offered rate (make bench's official-rate level, levels[].rate)
+        bound = (wrk and _num(lv.get("rate")) is None) or bool(stress.get("aborted"))
         by, rule = classify(f, bound, _num(gen.get("dropped_iterations")))
         lv["limited_by"] = by
         lv["limited_by_evidence"] = dict(f, rule=rule, generator_tool=s.get("tool"),
