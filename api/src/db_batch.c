@@ -125,28 +125,21 @@ static int reserve(db_batch_params_t *p, size_t i, size_t need)
     return 0;
 }
 
-/* Room for the text arrays of w[0..n): descricoes always, chaves if
- * `keyed`. */
-static int reserve_texts(db_batch_params_t *p, db_query_t *const *w, size_t n, int keyed)
-{
-    size_t descricoes = ARRAY_HEADER_LEN, chaves = ARRAY_HEADER_LEN;
-    for (size_t i = 0; i < n; i++) {
-        descricoes += 4 + w[i]->tx->descricao_len;
-        chaves += 4 + w[i]->idem_key_len;
-    }
-    if (reserve(p, LOTE_DESCRICOES, descricoes) != 0)
-        return -1;
-    return keyed ? reserve(p, LOTE_CHAVES, chaves) : 0;
-}
-
 int db_batch_params_encode(db_batch_params_t *p, db_query_t *const *w, size_t n)
 {
     if (n == 0 || n > p->cap)
         return -1;
+    /* One pass for the text arrays' sizes and whether any query has a key
+     * (a query without one has idem_key_len 0). */
+    size_t descricoes_len = ARRAY_HEADER_LEN, chaves_len = ARRAY_HEADER_LEN;
     int keyed = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        descricoes_len += 4 + w[i]->tx->descricao_len;
+        chaves_len += 4 + w[i]->idem_key_len;
         keyed |= w[i]->idem_key != NULL;
-    if (reserve_texts(p, w, n, keyed) != 0)
+    }
+    if (reserve(p, LOTE_DESCRICOES, descricoes_len) != 0 ||
+        (keyed && reserve(p, LOTE_CHAVES, chaves_len) != 0))
         return -1;
     char *ids = put_array_header(p->buf[LOTE_CLIENTES], OID_INT4, n, 0);
     char *valores = put_array_header(p->buf[LOTE_VALORES], OID_INT8, n, 0);

@@ -569,6 +569,7 @@ static void on_conn_read(h2o_socket_t *sock, const char *err)
  * libpq into its output buffer at once; results always in binary. */
 static int conn_send_segment(db_conn_t *conn, int stmt, const char *const *params, const int *lengths)
 {
+    /* Only the batch call passes lengths: one format per lote parameter. */
     static const int binary[LOTE_NPARAMS] = {1, 1, 1, 1, 1};
     const statement_t *st = &statements[stmt];
     return PQsendQueryPrepared(conn->pg, st->name, st->nparams, params, lengths,

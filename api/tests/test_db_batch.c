@@ -208,7 +208,7 @@ START_TEST(test_encode_keys_only_when_some_request_has_one)
 }
 END_TEST
 
-START_TEST(test_encode_fills_the_largest_batch_exactly)
+START_TEST(test_encode_grows_to_the_largest_batch)
 {
     /* Every query at its longest (descricao of 10 four-byte characters, a
      * key of 255 characters), after a call of short ones: the buffers grow
@@ -397,7 +397,7 @@ static Suite *db_batch_suite(void)
     tc = tcase_create("encode");
     tcase_add_test(tc, test_encode_parallel_arrays);
     tcase_add_test(tc, test_encode_keys_only_when_some_request_has_one);
-    tcase_add_test(tc, test_encode_fills_the_largest_batch_exactly);
+    tcase_add_test(tc, test_encode_grows_to_the_largest_batch);
     suite_add_tcase(s, tc);
     tc = tcase_create("decode");
     tcase_add_test(tc, test_decode_writes_row_i_answers_request_i);
