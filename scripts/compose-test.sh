@@ -156,13 +156,15 @@ while read -r svc cpus mb; do
         read -r quota period <"$cpu/cpu.max"
         limit=$(cat "$mem/memory.max")
     fi
+    # Every service runs under SCHED_BATCH (scripts/stack.sh says why).
+    policy=$(chrt -p "$pid" | head -n 1 | awk '{ print $NF }')
     ok=ok
     if [ "$quota" != "$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p + 0.5 }')" ] ||
-        [ "$limit" != $((mb * 1048576)) ]; then ok=MISMATCH bad=1; fi
-    note "$(printf '  %-6s cpus %-5s -> quota %s/%s us   memory %sMB -> %s bytes   %s' \
-        "$svc" "$cpus" "$quota" "$period" "$mb" "$limit" "$ok")"
+        [ "$limit" != $((mb * 1048576)) ] || [ "$policy" != SCHED_BATCH ]; then ok=MISMATCH bad=1; fi
+    note "$(printf '  %-6s cpus %-5s -> quota %s/%s us   memory %sMB -> %s bytes   %s   %s' \
+        "$svc" "$cpus" "$quota" "$period" "$mb" "$limit" "$policy" "$ok")"
 done <<<"$declared"
-[ "$bad" = 0 ] || die "a container's cgroup does not carry its declared limits"
+[ "$bad" = 0 ] || die "a container's cgroup does not carry its declared limits or policy"
 
 if [ "$mode" = run ]; then
     say "ready on http://127.0.0.1:$PORT (press Ctrl-C to stop and tear down)"

@@ -27,6 +27,15 @@ trap cleanup EXIT
 echo "integration: starting the stack with $(basename "$bin") for ${SUITE:-tests/integration}"
 API_BIN=$bin "$repo/scripts/stack.sh" start
 
+# Every process of the stack runs under the policy stack.sh gives it.
+if [ "${SCHED_POLICY:-batch}" = batch ]; then
+    for pid in $(cat "$repo/var/nginx.pid" "$repo/var/api01.pid" "$repo/var/api02.pid") \
+        $(head -n 1 "$repo/var/pgdata/postmaster.pid"); do
+        chrt -p "$pid" | grep -q SCHED_BATCH ||
+            { echo "integration: process $pid is not under SCHED_BATCH" >&2; exit 1; }
+    done
+fi
+
 rc=0
 PGHOST=/run/rinha PGUSER=rinha PGDATABASE=rinha RINHA_URL=http://127.0.0.1:9999 \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider "$repo/${SUITE:-tests/integration}" "$@" || rc=$?
