@@ -503,9 +503,14 @@ def new_run(envelope):
     """The collectors of one run: the generator's CPU, the wrk slices and the
     phases; verdict_of(level) classifies a level as soon as it is measured
     (for the progress line). start_sampling adds the per-second samplers."""
-    mach = machine()
     return {"t0": time.time(), "gen": series.GeneratorCPU(), "slices": [], "phases": [], "prefix": "",
-            "verdict_of": lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})}
+            "verdict_of": verdict_in(envelope)}
+
+
+def verdict_in(envelope):
+    """What limited a level, judged against this envelope's split."""
+    mach = machine()
+    return lambda lv: verdict.limited_by({"tool": "wrk", "envelope": envelope, "machine": mach, "levels": [lv]})
 
 
 def start_sampling(run, stack):

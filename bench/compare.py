@@ -4,7 +4,9 @@
 
 Exports and builds both commits of this repository (git archive into var/bench-src/<commit>/),
 then runs them in turn, A B A B ... (N rounds, default from k6/mix.json),
-each turn a fresh confined stack of that commit under the same wrk levels.
+each turn a fresh confined stack of that commit under the same wrk levels,
+in that commit's own compose.yml split of the envelope (the split is part of
+what is compared; the table says when the two differ).
 A noisy shared machine drifts: interleaving spreads the drift over both
 sides, and the per-round ratios show how much it moved. Prints per level the
 ratio B/A of req/s and of p50, p99 and max, median and spread (min..max over the
@@ -71,10 +73,17 @@ def round_text(lv, x):
     return "%.0f/%.1f" % (x["rps"], x["p99_ms"])
 
 
+def split_text(split):
+    return ", ".join("%s %g" % kv for kv in split.items())
+
+
 def table(s):
     c = s["compare"]
     lines = ["B/A: %s (%s) over %s (%s), %d rounds, order %s" % (
-        c["b"]["rev"], c["b"]["commit"], c["a"]["rev"], c["a"]["commit"], c["rounds"], " ".join(c["order"])),
+        c["b"]["rev"], c["b"]["commit"], c["a"]["rev"], c["a"]["commit"], c["rounds"], " ".join(c["order"]))]
+    if c["a"].get("split", {}) != c["b"].get("split", {}):
+        lines.append("CPU splits differ: A %s | B %s" % (split_text(c["a"]["split"]), split_text(c["b"]["split"])))
+    lines += [
         "%-6s %22s %22s %22s %22s   %s" % ("level", "req/s B/A (min..max)", "p50 B/A (min..max)", "p99 B/A (min..max)", "max B/A (min..max)",
                                           "each round, A | B: req/s/p99 ms (offered rate: p50/p99/max ms)")]
     for lv in c["levels"]:
@@ -89,6 +98,7 @@ def run_side(a, mix, cfg, envelope, tree, label, run, cpu_parts):
     latency split, from this stack's replicas' metrics), the stack stopped."""
     bench.TREE = tree
     stack = bench.Stack(not a.no_confine, envelope)
+    run["verdict_of"] = bench.verdict_in(envelope)
     try:
         stack.start()
         bench.start_sampling(run, stack)
@@ -123,11 +133,18 @@ def cmd_compare(a):
     mode = "quick" if a.quick else "default"
     cfg = mix["compare"][mode]
     rounds = a.rounds or cfg["rounds"]
-    envelope = bench.load_envelope()
     sides = {}
     for side, rev in (("a", a.A), ("b", a.B)):
         tree, commit = bench.export_rev(rev, keep=[s["commit"] for s in sides.values()])
-        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": []}
+        # Each side runs in its own compose.yml's split: the split is part of
+        # the submission, so a commit that changes it is measured in it.
+        bench.TREE = tree
+        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": [], "envelope": bench.load_envelope()}
+    bench.TREE = bench.REPO
+    split = {x: {k: v["cpus"] for k, v in sides[x]["envelope"]["services"].items()} for x in sides}
+    if split["a"] != split["b"]:
+        bench.say("CPU splits differ, each side runs in its own: A %s | B %s" % (split_text(split["a"]), split_text(split["b"])))
+    envelope = sides["b"]["envelope"]
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     run = bench.new_run(envelope)
     cpu_parts, order, enforced = [], [], None
@@ -135,7 +152,7 @@ def cmd_compare(a):
         for side in ("a", "b"):
             label = "%s%d" % (side.upper(), r + 1)
             bench.say("round %d/%d: %s = %s (%s)" % (r + 1, rounds, side.upper(), sides[side]["rev"], sides[side]["commit"]))
-            levels, enforced = run_side(a, mix, cfg, envelope, sides[side]["tree"], label, run, cpu_parts)
+            levels, enforced = run_side(a, mix, cfg, sides[side]["envelope"], sides[side]["tree"], label, run, cpu_parts)
             sides[side]["rounds"].append(levels)
             order.append(label)
         lv = ratios([sides["a"]["rounds"][-1]], [sides["b"]["rounds"][-1]])
@@ -154,12 +171,13 @@ def cmd_compare(a):
         "levels": b_levels, "db_ceiling": None,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make compare%s: B = %s (%s) against A = %s (%s), clean exports of both commits, %d rounds in the order %s, "
-                  "each turn a fresh stack confined to the same envelope; wrk %d threads, %d s warm-up, %s%d x %d s per level. "
+                  "each turn a fresh stack confined to its own compose.yml's split of the envelope; wrk %d threads, %d s warm-up, %s%d x %d s per level. "
                   "levels[] are B's medians over the rounds; compare.levels[] the per-round ratios B/A.") % (
             " quick" if a.quick else "", a.B, sides["b"]["commit"], a.A, sides["a"]["commit"], rounds, " ".join(order),
             cfg["threads"], cfg["warmup_s"], bench.rate_note(bench.level_specs(mix, cfg)), cfg["repeats"], cfg["level_s"]),
         "mode": mode,
-        "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"]}, "b": {"rev": a.B, "commit": sides["b"]["commit"]},
+        "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"], "split": split["a"]},
+                    "b": {"rev": a.B, "commit": sides["b"]["commit"], "split": split["b"]},
                     "rounds": rounds, "order": order, "levels": cmp_levels},
         "sides": {"a": a_levels, "b": b_levels},
         "timeseries": ts,

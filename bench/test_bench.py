@@ -793,6 +793,16 @@ class Compare(unittest.TestCase):
         row = next(ln for ln in text.splitlines() if ln.startswith("r340"))
         self.assertEqual(row.split()[:8], ["r340", "-", "0.500", "(0.500..0.500)", "1.500", "(1.000..2.000)", "0.750", "(0.500..1.000)"])
         self.assertTrue(row.endswith("0.50/1.00/4.0 0.60/1.50/8.0 | 0.25/1.00/2.0 0.30/3.00/8.0"), row)
+        self.assertNotIn("splits differ", text, "no split recorded: nothing to say")
+
+    def test_compare_table_names_different_splits(self):
+        def side(rev, api):
+            return {"rev": rev, "commit": rev[:3], "split": {"db": 0.7, "api01": api, "api02": api, "nginx": 1.2 - 2 * api}}
+        c = {"rounds": 1, "order": ["A1", "B1"], "levels": []}
+        text = compare.table({"compare": dict(c, a=side("aaaa", 0.15), b=side("bbbb", 0.18))})
+        self.assertIn("CPU splits differ: A db 0.7, api01 0.15, api02 0.15, nginx 0.9 | B db 0.7, api01 0.18, api02 0.18, nginx 0.84",
+                      text)
+        self.assertNotIn("splits differ", compare.table({"compare": dict(c, a=side("aaaa", 0.15), b=side("bbbb", 0.15))}))
 
     def test_median_level_sums_counts(self):
         m = compare.median_level([self.lv(1000, 10.0), self.lv(3000, 30.0, incons=1), self.lv(2000, 20.0)])
