@@ -916,6 +916,7 @@ def main():
     c.add_argument("B", help="the commit compared with it")
     c.add_argument("--quick", action="store_true", help="one short level, two rounds (tests)")
     c.add_argument("--rounds", type=int, help="rounds of A then B (default: compare.<mode>.rounds in k6/mix.json)")
+    c.add_argument("--levels", help="only these levels, comma-separated (e.g. r340 or r340,c64; default: all of the mode)")
     k = sub.add_parser("k6", help="run k6/<script>.js against the confined stack")
     k.add_argument("script", choices=["rinha", "stress"])
     k.add_argument("--no-confine", action="store_true")

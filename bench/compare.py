@@ -1,6 +1,6 @@
 """make compare: two commits, interleaved, in the same envelope, same levels.
 
-  bench/bench.py compare A B [--quick] [--rounds N]
+  bench/bench.py compare A B [--quick] [--rounds N] [--levels r340,c64]
 
 Exports and builds both commits of this repository (git archive into var/bench-src/<commit>/),
 then runs them in turn, A B A B ... (N rounds, default from k6/mix.json),
@@ -73,6 +73,21 @@ def round_text(lv, x):
     return "%.0f/%.1f" % (x["rps"], x["p99_ms"])
 
 
+def only_levels(mix, cfg, names):
+    """cfg restricted to the levels named in `names` ("r340,c64"; None: all):
+    the levels in question, in more rounds for the same time."""
+    if names is None:
+        return cfg
+    want = [n.strip() for n in names.split(",") if n.strip()]
+    known = [s["name"] for s in bench.level_specs(mix, cfg)]
+    unknown = [n for n in want if n not in known]
+    if unknown or not want:
+        bench.die("--levels: %s; this mode's levels are %s" % (
+            "unknown " + ", ".join(unknown) if unknown else "none named", ", ".join(known)))
+    rate = cfg.get("rate") if "r%d" % bench.official_rate(mix) in want else None
+    return dict(cfg, rate=rate, levels=[c for c in cfg["levels"] if "c%d" % c in want])
+
+
 def split_text(split):
     return ", ".join("%s %g" % kv for kv in split.items())
 
@@ -131,7 +146,7 @@ def join_cpu(parts):
 def cmd_compare(a):
     mix = bench.load_mix()
     mode = "quick" if a.quick else "default"
-    cfg = mix["compare"][mode]
+    cfg = only_levels(mix, mix["compare"][mode], a.levels)
     rounds = a.rounds or cfg["rounds"]
     sides = {}
     for side, rev in (("a", a.A), ("b", a.B)):

@@ -795,6 +795,17 @@ class Compare(unittest.TestCase):
         self.assertTrue(row.endswith("0.50/1.00/4.0 0.60/1.50/8.0 | 0.25/1.00/2.0 0.30/3.00/8.0"), row)
         self.assertNotIn("splits differ", text, "no split recorded: nothing to say")
 
+    def test_compare_levels_option_keeps_only_the_named_levels(self):
+        cfg = MIX["compare"]["default"]
+        names = lambda c: [s["name"] for s in bench.level_specs(MIX, c)]  # noqa: E731
+        self.assertEqual(names(compare.only_levels(MIX, cfg, None)), names(cfg))
+        self.assertEqual(names(compare.only_levels(MIX, cfg, "r340")), ["r340"])
+        self.assertEqual(names(compare.only_levels(MIX, cfg, "c64, r340")), ["r340", "c64"], "run order kept")
+        self.assertEqual(names(compare.only_levels(MIX, cfg, "c16,c256")), ["c16", "c256"])
+        for bad in ("c65", "r340,x", ","):
+            with self.assertRaises(SystemExit, msg=bad):
+                compare.only_levels(MIX, cfg, bad)
+
     def test_compare_table_names_different_splits(self):
         def side(rev, api):
             return {"rev": rev, "commit": rev[:3], "split": {"db": 0.7, "api01": api, "api02": api, "nginx": 1.2 - 2 * api}}

@@ -35,14 +35,16 @@ CHECK_TOOLS += k6-check
 
 # make compare A=<rev> B=<rev> (default HEAD~1 and HEAD): both commits
 # exported and built in var/bench-src/, then measured in turn, A B A B ...,
-# each turn a fresh stack in the same envelope at the same levels; prints the
-# ratios B/A of req/s and p99 with their spread; archived in reports/runs/.
+# each turn a fresh stack in its own compose.yml's split of the envelope at
+# the same levels (LEVELS: only some of them); prints the ratios B/A of req/s,
+# p50, p99 and max with their spread; archived in reports/runs/.
 A ?= HEAD~1
 B ?= HEAD
 ROUNDS ?=
-COMPARE_ARGS = $(A) $(B) $(if $(ROUNDS),--rounds $(ROUNDS),)
+LEVELS ?=
+COMPARE_ARGS = $(A) $(B) $(if $(ROUNDS),--rounds $(ROUNDS),) $(if $(LEVELS),--levels $(LEVELS),)
 
-compare: bench-deps ## two commits interleaved (A B A B ..., 3 rounds) in the envelope: ratios B/A of req/s and p99 with their spread (A=<rev> B=<rev> ROUNDS=n)
+compare: bench-deps ## two commits interleaved (A B A B ..., 3 rounds) in the envelope: ratios B/A of req/s and p99 with their spread (A=<rev> B=<rev> ROUNDS=n LEVELS=r340,c64)
 	$(BENCH) compare $(COMPARE_ARGS)
 
 compare-quick: bench-deps ## make compare with one 2 s level at 64 connections and 2 rounds (~30 s plus the two builds)
