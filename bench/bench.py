@@ -106,10 +106,11 @@ def load_mix():
     return mix
 
 
-def load_envelope():
-    """The per-service split from compose.yml: {cpus, memory_mb, services: {svc: {cpus, memory_mb}}}."""
+def load_envelope(tree=None):
+    """The per-service split from the compose.yml of `tree` (default: the
+    measured tree): {cpus, memory_mb, services: {svc: {cpus, memory_mb}}}."""
     try:
-        limits = compose_limits(os.path.join(TREE, "compose.yml"))
+        limits = compose_limits(os.path.join(tree or TREE, "compose.yml"))
     except ImportError:
         die("python3-yaml is missing (apt-get install python3-yaml)")
     services = {n: v for n, v in limits.items() if v["cpus"] is not None and v["memory_mb"] is not None}

@@ -79,13 +79,14 @@ def only_levels(mix, cfg, names):
     if names is None:
         return cfg
     want = [n.strip() for n in names.split(",") if n.strip()]
-    known = [s["name"] for s in bench.level_specs(mix, cfg)]
-    unknown = [n for n in want if n not in known]
+    specs = bench.level_specs(mix, cfg)
+    unknown = [n for n in want if n not in [s["name"] for s in specs]]
     if unknown or not want:
         bench.die("--levels: %s; this mode's levels are %s" % (
-            "unknown " + ", ".join(unknown) if unknown else "none named", ", ".join(known)))
-    rate = cfg.get("rate") if "r%d" % bench.official_rate(mix) in want else None
-    return dict(cfg, rate=rate, levels=[c for c in cfg["levels"] if "c%d" % c in want])
+            "unknown " + ", ".join(unknown) if unknown else "none named", ", ".join(s["name"] for s in specs)))
+    kept = [s for s in specs if s["name"] in want]
+    return dict(cfg, rate=cfg["rate"] if any(s["rate"] for s in kept) else None,
+                levels=[s["connections"] for s in kept if not s["rate"]])
 
 
 def split_text(split):
@@ -153,9 +154,7 @@ def cmd_compare(a):
         tree, commit = bench.export_rev(rev, keep=[s["commit"] for s in sides.values()])
         # Each side runs in its own compose.yml's split: the split is part of
         # the submission, so a commit that changes it is measured in it.
-        bench.TREE = tree
-        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": [], "envelope": bench.load_envelope()}
-    bench.TREE = bench.REPO
+        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": [], "envelope": bench.load_envelope(tree)}
     split = {x: {k: v["cpus"] for k, v in sides[x]["envelope"]["services"].items()} for x in sides}
     if split["a"] != split["b"]:
         bench.say("CPU splits differ, each side runs in its own: A %s | B %s" % (split_text(split["a"]), split_text(split["b"])))

@@ -1,8 +1,8 @@
 /*
  * db_batch.h - the pure parts of a round trip: the order of its queries, the
- * text of the batch call's parameters, and how each statement's result
- * becomes each query's answer. Parameters of the batch call and every result
- * travel in PostgreSQL's binary format.
+ * batch call's parameters, and how each statement's result becomes each
+ * query's answer. Parameters of the batch call and every result travel in
+ * PostgreSQL's binary format.
  *
  * No sockets and no loop here, so that the one place where a bug would
  * answer the wrong customer (matching results to requests) is unit-tested
@@ -18,7 +18,7 @@
 
 /* The parameters of one transacoes_lote() call, in PostgreSQL's binary
  * format (see db_batch.c): the arrays that PQsendQueryPrepared takes, filled
- * by db_batch_params_encode into buffers sized once for `cap` queries. */
+ * by db_batch_params_encode into buffers reused from call to call. */
 enum { LOTE_CLIENTES, LOTE_VALORES, LOTE_TIPOS, LOTE_DESCRICOES, LOTE_CHAVES, LOTE_NPARAMS };
 
 typedef struct {
