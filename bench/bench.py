@@ -292,7 +292,22 @@ def combine(parts):
     splits = [p["latency_split"] for p in parts if p.get("latency_split")]
     if splits:
         out["latency_split"] = median_split(splits, out["latency_ms"])
+    wals = [p["wal"] for p in parts if p.get("wal")]
+    if wals:
+        out["wal"] = median_wal(wals)
     return out
+
+
+def median_wal(wals):
+    """make compare's rounds of a level's `wal` as one: sums of the counts,
+    medians of the means and of flushes per commit (None where no round had one)."""
+    def med(k):
+        xs = [w[k] for w in wals if w[k] is not None]
+        return round(statistics.median(xs), 3) if xs else None
+
+    return {"flushes": sum(w["flushes"] for w in wals), "flush_ms_mean": med("flush_ms_mean"),
+            "writes": sum(w["writes"] for w in wals), "write_ms_mean": med("write_ms_mean"),
+            "flushes_per_commit": med("flushes_per_commit")}
 
 
 def level_entry(name, conns, seconds, reps, services, rate=None, think_ms=None):
@@ -369,6 +384,42 @@ def psql(sql):
         return int(p.stdout.strip()) if p.returncode == 0 else None
     except ValueError:
         return None
+
+
+# The WAL's own counters (PostgreSQL 15's pg_stat_wal): flushes and writes, and
+# their time when track_wal_io_timing is on (db/postgresql.conf), else no time.
+WAL_SQL = ("SELECT wal_sync, wal_sync_time, wal_write, wal_write_time, current_setting('track_wal_io_timing') = 'on' "
+           "FROM pg_stat_wal")
+
+
+def wal_counters():
+    """(flushes, flush ms, writes, write ms, timed) from pg_stat_wal, or None
+    (the query failed: a database without the view, or none answering)."""
+    p = subprocess.run(["psql", "-X", "-Atq", "-F", " "] + PGCONN + ["-c", WAL_SQL], text=True, capture_output=True)
+    f = p.stdout.split()
+    if p.returncode != 0 or len(f) != 5:
+        return None
+    try:
+        return int(f[0]), float(f[1]), int(f[2]), float(f[3]), f[4] == "t"
+    except ValueError:
+        return None
+
+
+def wal_delta(w0, w1, commits):
+    """A level's `wal` (reports/SCHEMA.md) from the counters before and after
+    it: how many WAL flushes (fdatasync here) and writes the database made,
+    their mean time, and flushes per commit. A commit's flush is part of every
+    write's database round trip; its mean says how much of it is the disk.
+    Times are None when track_wal_io_timing was off (pg_stat_wal then counts
+    no time: a zero would read as free flushes), and a mean is None when there
+    was nothing to average; the whole is None when either read failed."""
+    if w0 is None or w1 is None:
+        return None
+    syncs, sync_ms, writes, write_ms = (b - a for a, b in zip(w0[:4], w1[:4]))
+    timed = w0[4] and w1[4]
+    mean = lambda ms, n: round(ms / n, 3) if timed and n > 0 else None  # noqa: E731
+    return {"flushes": syncs, "flush_ms_mean": mean(sync_ms, syncs), "writes": writes, "write_ms_mean": mean(write_ms, writes),
+            "flushes_per_commit": round(syncs / commits, 2) if commits else None}
 
 
 def run_pgbench(variant, mix, seconds, tmp):
@@ -495,9 +546,11 @@ def split_line(lv):
     if sp["replicas"] == 0 or sp["replica"]["p50_ms"] is None:
         return "%-6s split: no request in the replicas' metrics (endpoints off or not answering)" % lv["name"]
     f = lambda v: "-" if v is None else "%.2f" % v  # noqa: E731
-    return "%-6s split p50/p99 ms: replica %s/%s, queue %s/%s, db %s/%s, outside %s%s" % (
+    wal = lv.get("wal")
+    return "%-6s split p50/p99 ms: replica %s/%s, queue %s/%s, db %s/%s, outside %s%s%s" % (
         lv["name"], *(f(sp[k][q]) for k in ("replica", "queue", "db") for q in ("p50_ms", "p99_ms")),
-        f(sp["outside_replica_p50_ms"]), "" if sp["replicas"] > 1 else "  (1 replica answered)")
+        f(sp["outside_replica_p50_ms"]), "" if not wal else "; WAL flush mean %s ms, %s per commit" % (
+            f(wal["flush_ms_mean"]), f(wal["flushes_per_commit"])), "" if sp["replicas"] > 1 else "  (1 replica answered)")
 
 
 def new_run(envelope):
@@ -536,6 +589,7 @@ def measure_levels(a, mix, cfg, stack, run):
         name, conns = spec["name"], spec["connections"]
         reps = []
         c0 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        wal0 = wal_counters()
         w = stack.window()
         l0, m0, s0 = time.time(), series.machine_busy_s(), time.monotonic()
         for i in range(spec["repeats"]):
@@ -558,6 +612,9 @@ def measure_levels(a, mix, cfg, stack, run):
         c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
         lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
         lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
+        wal = wal_delta(wal0, wal_counters(), lv["db_commits"])
+        if wal:
+            lv["wal"] = wal
         split = level_split(run, lv, s0, s1)
         if split:
             lv["latency_split"] = split

@@ -404,7 +404,11 @@ class Report(unittest.TestCase):
         rows = re.findall(r"<tr>(.*?)</tr>", table)
         self.assertEqual(len(rows), 2, "a header and the one level that has a split")
         self.assertEqual(re.findall(r"<td>(.*?)</td>", rows[1]),
-                         ["c64", "1.20 / 8.90", "0.62 / 2.50", "0.33 / 2.20", "0.50 / 0.99", "0.57", "2"])
+                         ["c64", "1.20 / 8.90", "0.62 / 2.50", "0.33 / 2.20", "0.50 / 0.99", "0.57", "– (–)", "2"],
+                         "no wal: its cell says not measured")
+        s["levels"][1]["wal"] = bench.wal_delta((100, 50.0, 120, 6.0, True), (1100, 370.0, 1320, 18.0, True), 800)
+        row = re.findall(r"<tr>(.*?)</tr>", self.check_page(s).split('id="latency-split"')[1].split("</table>")[0])[1]
+        self.assertEqual(re.findall(r"<td>(.*?)</td>", row)[6], "0.320 (1.25)")
         self.assertIn("interpolated inside their histogram buckets", table)
         self.assertLess(page.index('id="latency-split"'), page.index("<h2>All figures</h2>"))
         self.assertNotIn("latency-split", self.check_page(summary_fixture()), "runs without it: nothing")
@@ -595,6 +599,32 @@ class LatencySplit(unittest.TestCase):
             self.assertIsNone(sp["outside_replica_p50_ms"])
             self.assertIn("no request", bench.split_line({"name": "c16", "latency_split": sp}))
         self.assertEqual(bench.latency_split([], 1, 2, self.CLIENT)["replicas"], 0)
+
+    def test_wal_flushes_between_two_reads(self):
+        w = bench.wal_delta((100, 50.0, 120, 6.0, True), (1100, 370.0, 1320, 18.0, True), 800)
+        self.assertEqual(w, {"flushes": 1000, "flush_ms_mean": 0.32, "writes": 1200, "write_ms_mean": 0.01, "flushes_per_commit": 1.25})
+        sp = bench.latency_split(split_samples(), 11.5, 14.2, self.CLIENT)
+        self.assertEqual(bench.split_line({"name": "c16", "latency_split": sp, "wal": w}),
+                         "c16    split p50/p99 ms: replica 0.62/2.50, queue 0.33/2.20, db 0.50/0.99, outside 0.88; "
+                         "WAL flush mean 0.32 ms, 1.25 per commit")
+        json.dumps(w, allow_nan=False)
+
+    def test_wal_without_timing_or_reads_invents_nothing(self):
+        untimed = bench.wal_delta((100, 0.0, 120, 0.0, False), (1100, 0.0, 1320, 0.0, False), 800)
+        self.assertEqual((untimed["flushes"], untimed["flush_ms_mean"], untimed["write_ms_mean"]), (1000, None, None),
+                         "track_wal_io_timing off: counts, no time (a zero would read as free flushes)")
+        idle = bench.wal_delta((100, 50.0, 120, 6.0, True), (100, 50.0, 120, 6.0, True), 0)
+        self.assertEqual((idle["flush_ms_mean"], idle["flushes_per_commit"]), (None, None), "nothing to average")
+        self.assertIsNone(bench.wal_delta(None, (1, 1.0, 1, 1.0, True), 1))
+        self.assertIsNone(bench.wal_delta((1, 1.0, 1, 1.0, True), None, 1))
+
+    def test_compare_rounds_take_the_median_of_the_wal(self):
+        def lv(flushes, mean, per_commit):
+            return dict(Compare.lv(1000, 10.0), wal={"flushes": flushes, "flush_ms_mean": mean, "writes": flushes,
+                                                      "write_ms_mean": None, "flushes_per_commit": per_commit})
+        w = compare.median_level([lv(10, 0.3, 1.0), lv(20, None, 2.0), lv(30, 0.5, 3.0)])["wal"]
+        self.assertEqual(w, {"flushes": 60, "flush_ms_mean": 0.4, "writes": 60, "write_ms_mean": None, "flushes_per_commit": 2.0})
+        self.assertNotIn("wal", compare.median_level([Compare.lv(1000, 10.0)] * 2), "none measured: none invented")
 
     def test_compare_rounds_take_the_median_of_each_figure(self):
         def lv(p50, replica, db):

@@ -151,7 +151,8 @@ def latency_split_section(s):
     c = s.get("sides") if isinstance(s.get("sides"), dict) else None
     rows = ([("%s %s" % (k.upper(), lv.get("name")), lv) for k in ("a", "b") for lv in c.get(k) or []] if c
             else [(lv.get("name"), lv) for lv in s.get("levels") or []])
-    rows = [(n, lv["latency_split"]) for n, lv in rows if isinstance(lv, dict) and isinstance(lv.get("latency_split"), dict)]
+    rows = [(n, lv["latency_split"], lv.get("wal") if isinstance(lv.get("wal"), dict) else {})
+            for n, lv in rows if isinstance(lv, dict) and isinstance(lv.get("latency_split"), dict)]
     if not rows:
         return ""
     parts = (("client", "client (wrk)"), ("replica", "inside a replica"), ("queue", "queue wait"), ("db", "DB round trip"))
@@ -162,13 +163,17 @@ def latency_split_section(s):
          'minus replica p50, the time in nginx, the network, the generator and a replica\'s event loop around its handler (reading, writing, '
          'waiting for a throttled CPU). The replicas\' quantiles are interpolated inside their '
          'histogram buckets (50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 2.5 ms, 5 ms, ...): estimates at the buckets\' resolution. '
-         '– : not measured.</p><table><tr><th>level</th>%s<th>outside the replicas, p50</th><th>replicas</th></tr>'
+         '<b>WAL flush</b>: PostgreSQL\'s own mean time of a WAL flush (fdatasync) over the level, and flushes per commit '
+         '(pg_stat_wal): the part of a write\'s round trip that is the disk. '
+         '– : not measured.</p><table><tr><th>level</th>%s<th>outside the replicas, p50</th><th>WAL flush, mean ms (per commit)</th>'
+         '<th>replicas</th></tr>'
          % (" (make compare: the median of the rounds)" if c else "", "".join("<th>%s</th>" % esc(h) for _, h in parts))]
-    for name, sp in rows:
+    for name, sp, wal in rows:
         cells = "".join("<td>%s / %s</td>" % (esc(fmt((sp.get(k) or {}).get("p50_ms"), 2)), esc(fmt((sp.get(k) or {}).get("p99_ms"), 2)))
                         for k, _ in parts)
-        p.append("<tr><td>%s</td>%s<td>%s</td><td>%s</td></tr>" % (esc(name), cells, esc(fmt(sp.get("outside_replica_p50_ms"), 2)),
-                                                                   esc(fmt(sp.get("replicas")))))
+        p.append("<tr><td>%s</td>%s<td>%s</td><td>%s (%s)</td><td>%s</td></tr>" % (
+            esc(name), cells, esc(fmt(sp.get("outside_replica_p50_ms"), 2)), esc(fmt(wal.get("flush_ms_mean"), 3)),
+            esc(fmt(wal.get("flushes_per_commit"), 2)), esc(fmt(sp.get("replicas")))))
     p.append("</table>")
     return "".join(p)
 
