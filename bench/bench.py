@@ -422,6 +422,67 @@ def wal_delta(w0, w1, commits):
             "flushes_per_commit": round(syncs / commits, 2) if commits else None}
 
 
+def log_latencies(lines):
+    """(count, {p50, p90, p99, max} in ms) of pgbench's per-transaction log
+    lines (--log: client, transaction, latency in µs, script, epoch s, µs
+    [, schedule lag]); with --rate the latency counts from the scheduled
+    start, as an arrival-rate client sees it. Nearest-rank percentiles;
+    (0, None) without a transaction (a "skipped" one has no latency)."""
+    xs = sorted(int(f[2]) for f in (ln.split() for ln in lines) if len(f) >= 3 and f[2].isdigit())
+    if not xs:
+        return 0, None
+    q = lambda p: round(xs[min(len(xs) - 1, int(p * len(xs)))] / 1000, 3)  # noqa: E731
+    return len(xs), {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "max": round(xs[-1] / 1000, 3)}
+
+
+def measure_db_alone(cfg, mix, stack):
+    """The database alone at the official rate (`db_alone`, reports/SCHEMA.md):
+    pgbench calling transacao() (the replicas' call for a round trip of one
+    write, the official test's usual case) at the sum of the mix's rates over
+    cfg["db_alone"]["clients"] connections, as the two replicas would, with no
+    nginx and no replica; run right after the official-rate level, so on the
+    same database in the same minute: what the stack adds on top of the
+    database at that rate. None when the mode has none or the database has no
+    transacao()."""
+    f = cfg.get("db_alone")
+    if not f or not psql("SELECT count(*) FROM pg_proc WHERE proname = 'transacao'"):
+        return None
+    rate = sum(mix["load"]["rates"].values())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "alone.sql")
+        with open(path, "w") as fh:
+            fh.write(pgbench_script({"calls": 1, "mode": "tx"}, mix))
+        c0, wal0, w = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"), wal_counters(), stack.window()
+        c = str(f["clients"])
+        p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", c, "-j", c, "-R", str(rate), "-T", str(f["seconds"]),
+                            "-l", "--log-prefix", os.path.join(tmp, "log"), "-f", path] + PGCONN,
+                           text=True, capture_output=True, timeout=f["seconds"] + 60, cwd=tmp)
+        services = stack.measure(w)
+        if p.returncode != 0:
+            raise RuntimeError("pgbench (the database alone) failed: %s %s" % (p.stdout[-1500:], p.stderr[-1500:]))
+        lines = [ln for name in sorted(os.listdir(tmp)) if name.startswith("log") for ln in open(os.path.join(tmp, name))]
+    n, lat = log_latencies(lines)
+    time.sleep(1.1)  # let the backends publish their statistics
+    c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    return {"tool": "pgbench", "call": "transacao()", "rate": rate, "clients": f["clients"], "duration_s": f["seconds"], "calls": n,
+            "latency_ms": lat, "wal": wal_delta(wal0, wal_counters(), c1 - c0 if c0 is not None and c1 is not None else None),
+            "services": services}
+
+
+def db_alone_line(fl, levels=()):
+    """db_alone's line, beside the official-rate level's own figures when there is one."""
+    if not fl or not fl.get("latency_ms"):
+        return "database alone at the official rate: not measured"
+    L, wal = fl["latency_ms"], fl.get("wal") or {}
+    rate_lv = next((lv for lv in levels if lv.get("rate")), None)
+    return "database alone at the official rate (pgbench, %g %s calls/s over %d connections, no nginx, no replica): p50 %.2f  p99 %.2f  " \
+           "max %.1f ms%s%s" % (
+               fl["rate"], fl["call"], fl["clients"], L["p50"], L["p99"], L["max"],
+               "" if wal.get("flush_ms_mean") is None else "; WAL flush mean %.2f ms" % wal["flush_ms_mean"],
+               "" if not rate_lv else "; the stack at %s: p50 %.2f  p99 %.2f  max %.1f ms" % (
+                   rate_lv["name"], rate_lv["latency_ms"]["p50"], rate_lv["latency_ms"]["p99"], rate_lv["latency_ms"]["max"]))
+
+
 def run_pgbench(variant, mix, seconds, tmp):
     path = os.path.join(tmp, "%s.sql" % variant["name"])
     with open(path, "w") as f:
@@ -508,6 +569,8 @@ def table(s):
         lines += ["", "database-only ceiling (pgbench, transacao calls/s): " + ", ".join("%s %.0f" % (v["name"], v["calls_per_s"]) for v in c["variants"]),
                   "ceiling: %.0f calls/s (%s); best end-to-end %.0f req/s = %.0f%% of it" % (
                       c["tps"], c["variant"], s.get("best_rps") or 0, 100 * (s.get("ceiling_fraction") or 0))]
+    if s.get("db_alone"):
+        lines.append(db_alone_line(s["db_alone"], s["levels"]))
     lines.append("")
     for ch in s["thresholds"]["checks"]:
         lines.append("%-6s %s (value %s, limit %s)" % ("ok" if ch["passed"] else "MISS", ch["name"], ch["value"], ch["limit"]))
@@ -625,6 +688,14 @@ def measure_levels(a, mix, cfg, stack, run):
         if split:
             say(pre + split_line(lv))
         levels.append(lv)
+        if lv["rate"] and cfg.get("db_alone"):
+            time.sleep(1.1)  # idle, as between levels
+            a0 = time.time()
+            run["db_alone"] = measure_db_alone(cfg, mix, stack)
+            if run["db_alone"]:
+                run["phases"].append({"name": pre + "pgbench alone", "start_s": round(a0 - run["t0"], 2),
+                                      "end_s": round(time.time() - run["t0"], 2)})
+                say(pre + db_alone_line(run["db_alone"], [lv]))
     return levels
 
 
@@ -826,7 +897,7 @@ def cmd_bench(a):
         "schema": 1, "tool": "wrk", "tool_version": wrk_version(), "scenario": "bench-mix",
         "commit": commit, "dirty": dirty, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine(), "envelope": dict(envelope, enforced=stack.enforced),
-        "levels": levels, "db_ceiling": ceiling,
+        "levels": levels, "db_ceiling": ceiling, **({"db_alone": run["db_alone"]} if run.get("db_alone") else {}),
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %s%d x %d s per level, %s (medians of the repeats' rates and "
                   "latencies, sums of counts); load generator outside the envelope. Ceiling: the best pgbench variant, in "

@@ -618,6 +618,29 @@ class LatencySplit(unittest.TestCase):
         self.assertIsNone(bench.wal_delta(None, (1, 1.0, 1, 1.0, True), 1))
         self.assertIsNone(bench.wal_delta((1, 1.0, 1, 1.0, True), None, 1))
 
+    def test_db_alone_latencies_from_pgbench_logs(self):
+        # pgbench --log with --rate: client, transaction, latency (µs, from the scheduled start), script, epoch s, µs, lag
+        lines = ["0 %d %d 0 1764390000 %d 12" % (i, 300 + i, i) for i in range(99)] + ["1 0 25000 0 1764390001 5 40", "1 1 skipped 0 1764390001 9 9", ""]
+        n, lat = bench.log_latencies(lines)
+        self.assertEqual(n, 100, "a skipped transaction has no latency")
+        self.assertEqual(lat, {"p50": 0.35, "p90": 0.39, "p99": 25.0, "max": 25.0})
+        self.assertEqual(bench.log_latencies(["", "0 0 skipped 0 1 2 3"]), (0, None))
+        fl = {"tool": "pgbench", "call": "transacao()", "rate": 340, "clients": 2, "duration_s": 10, "calls": n, "latency_ms": lat,
+              "wal": {"flushes": 90, "flush_ms_mean": 0.31, "writes": 95, "write_ms_mean": 0.01, "flushes_per_commit": 0.9}}
+        rate_lv = {"name": "r340", "rate": 340, "latency_ms": {"p50": 0.7, "p90": 1.0, "p99": 2.93, "max": 6.0}}
+        self.assertEqual(bench.db_alone_line(fl, [rate_lv]),
+                         "database alone at the official rate (pgbench, 340 transacao() calls/s over 2 connections, no nginx, no replica): "
+                         "p50 0.35  p99 25.00  max 25.0 ms; WAL flush mean 0.31 ms; the stack at r340: p50 0.70  p99 2.93  max 6.0 ms")
+        self.assertTrue(bench.db_alone_line(dict(fl, wal=None)).endswith("max 25.0 ms"), "no WAL read, no level: the database's figures alone")
+        self.assertEqual(bench.db_alone_line(dict(fl, latency_ms=None)), "database alone at the official rate: not measured")
+        s = summary_fixture()
+        s["db_alone"] = fl
+        self.assertIn("database alone at the official rate (pgbench, 340", bench.table(s))
+        self.assertNotIn("database alone", bench.table(summary_fixture()), "none measured (make compare, older runs): no line")
+        page = report.render(s)
+        self.assertIn("database alone at the official rate</div><div class=\"v\">p99 25.00 ms</div>", page)
+        self.assertNotIn("database alone at the official rate", report.render(summary_fixture()))
+
     def test_compare_rounds_take_the_median_of_the_wal(self):
         def lv(flushes, mean, per_commit):
             return dict(Compare.lv(1000, 10.0), wal={"flushes": flushes, "flush_ms_mean": mean, "writes": flushes,

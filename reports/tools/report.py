@@ -399,6 +399,12 @@ def render(s, run_dir=None):
         cards.append(("unexpected answers", fmt(err), "all levels", err == 0))
     if ceiling:
         cards.append(("database-only ceiling", "%s/s" % fmt(ceiling.get("tps")), "pgbench %s" % (ceiling.get("variant") or ""), None))
+    fl = s.get("db_alone") if isinstance(s.get("db_alone"), dict) else None
+    if fl and isinstance(fl.get("latency_ms"), dict):  # make bench: the database alone at the official rate
+        L = fl["latency_ms"]
+        cards.append(("database alone at the official rate", "p99 %s ms" % fmt(L.get("p99"), 2),
+                      "p50 %s, max %s ms: pgbench, %s %s calls/s, no nginx, no replica" % (
+                          fmt(L.get("p50"), 2), fmt(L.get("max"), 1), fmt(fl.get("rate")), fl.get("call") or ""), None))
     if s.get("ceiling_fraction") is not None:
         cards.append(("end-to-end / ceiling", "%.0f%%" % (100 * s["ceiling_fraction"]), "best level", None))
     gen_bound = s.get("limited_by") == "generator"
