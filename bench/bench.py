@@ -41,6 +41,7 @@ import series  # noqa: E402
 import verdict  # noqa: E402  (reports/tools: the site and reports apply the same rules)
 from cgroups import SERVICES, Cgroups, children  # noqa: E402
 from runinfo import compose_limits, machine  # noqa: E402
+import envelope as envelope_limits  # noqa: E402  (scripts/envelope.py: the Rinha's 1.5 CPU / 550 MB)
 
 # The measured tree: the working tree, or with --rev (and make compare) a
 # clean export of a commit in var/bench-src/<commit>/ (its server, db/,
@@ -121,6 +122,16 @@ def load_envelope(tree=None):
             "memory_mb": round(sum(s["memory_mb"] for s in services.values()), 1), "services": services}
 
 
+def one_cgroup_envelope(envelope):
+    """make bench ONE_CGROUP=1: the Rinha's whole envelope (1.5 CPU / 550 MB,
+    scripts/envelope.py) as one cgroup for the whole stack, no per-service
+    split; each service's limit is the whole envelope (what it may take when
+    the others are idle), so the verdicts judge the stack as one, and
+    `one_cgroup` says so in summary.json."""
+    cpus, mem = float(envelope_limits.CPU_MAX), float(envelope_limits.MEM_MAX_MB)
+    return {"cpus": cpus, "memory_mb": mem, "services": {s: {"cpus": cpus, "memory_mb": mem} for s in SERVICES}, "one_cgroup": True}
+
+
 def git_meta(rev_commit=None):
     """(short commit, dirty) of what is measured."""
     if rev_commit:
@@ -146,8 +157,8 @@ def read_pid(path):
 class Stack:
     """scripts/stack.sh of the measured tree, confined to the envelope."""
 
-    def __init__(self, confine, envelope):
-        self.cg = Cgroups(envelope) if confine else None
+    def __init__(self, confine, envelope, split=True):
+        self.cg = Cgroups(envelope, split) if confine else None
         self.enforced = "none"
         self.up = False
 
@@ -160,7 +171,7 @@ class Stack:
         if self.cg is None:
             return
         self.cg.setup()
-        self.enforced = self.cg.kind
+        self.enforced = self.cg.kind + ("" if self.cg.split else ", one cgroup for the whole stack")
         # The postmaster first, so that every backend forked from now on is
         # born inside; then the backends that already exist (the replicas'
         # connections, the background workers).
@@ -858,13 +869,13 @@ def add_note(s, note):
 def cmd_bench(a):
     mix = load_mix()
     cfg = mix["bench"]["quick" if a.quick else "default"]
-    envelope = load_envelope()
+    envelope = one_cgroup_envelope(load_envelope()) if a.one_cgroup else load_envelope()
     for tool, pkg in (("wrk", "wrk"), ("pgbench", "postgresql-client-15")):
         if not shutil.which(tool):
             die("%s not found (make bench installs it: apt-get install %s)" % (tool, pkg))
     commit, dirty = git_meta(a.rev_commit)
     date = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    stack = Stack(not a.no_confine, envelope)
+    stack = Stack(not a.no_confine, envelope, split=not a.one_cgroup)
     t0 = time.time()
     try:
         stack.start()
@@ -916,7 +927,7 @@ def cmd_bench(a):
         "server_series": srv,
     }
     add_note(s, srv_note)
-    archive(verdict.apply(s), run_dir(date, commit), table)
+    archive(verdict.apply(s), run_dir(date, commit + ("-one-cgroup" if a.one_cgroup else "")), table)
     return 0 if all(c["passed"] for c in correct) else 1
 
 
@@ -1039,6 +1050,8 @@ def main():
     common.add_argument("--perf", action="store_true", help="perf record -a during the first c64 run")
     b = sub.add_parser("bench", parents=[common], help="wrk levels + pgbench ceiling")
     b.add_argument("--quick", action="store_true", help="the ~25 s CI variant")
+    b.add_argument("--one-cgroup", action="store_true",
+                   help="the whole stack in one cgroup of 1.5 CPU / 550 MB, no per-service split (compose.yml's split is the default)")
     b.add_argument("--rev", help="measure a clean export of this commit (e.g. HEAD) instead of the working tree")
     c = sub.add_parser("compare", parents=[common], help="two commits interleaved (A B A B ...), same envelope and levels: ratios B/A")
     c.add_argument("A", help="the baseline commit (any git revision)")

@@ -85,8 +85,12 @@ def pss(pids):
 
 
 class Cgroups:
-    def __init__(self, envelope):
+    def __init__(self, envelope, split=True):
+        """split False (make bench ONE_CGROUP=1): only the envelope's cgroup
+        is limited; the services' cgroups under it only count, so any
+        service may use whatever the others leave of the whole envelope."""
         self.env = envelope
+        self.split = split
         self.kind = None
         self.dirs = {}  # controller ("unified" on v2) -> the envelope's cgroup
         self._stop = threading.Event()
@@ -111,7 +115,7 @@ class Cgroups:
                 os.makedirs(d, exist_ok=True)
                 if d == base and self.kind == "cgroup-v2":
                     write(os.path.join(base, "cgroup.subtree_control"), "+cpu +memory")
-        for svc, lim in [("", self.env)] + [(s, self.env["services"][s]) for s in SERVICES]:
+        for svc, lim in [("", self.env)] + ([(s, self.env["services"][s]) for s in SERVICES] if self.split else []):
             for c, f, value, required in limits(self.kind, lim["cpus"], lim["memory_mb"]):
                 write(os.path.join(self.dirs[c], svc, f), value, required)
 

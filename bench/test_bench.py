@@ -80,11 +80,11 @@ class Cgroups(unittest.TestCase):
     """bench/cgroups.py on a fake cgroupfs (a temporary folder), v1 and v2:
     the limits it writes and the figures it reads over a window."""
 
-    def confine(self, v2):
+    def confine(self, v2, envelope=None, split=True):
         tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmp)
         mounts = [["cgroup2", tmp, "cgroup2", "rw"]] if v2 else [["cgroup", os.path.join(tmp, c), "cgroup", "rw," + c] for c in ("cpu", "cpuacct", "memory")]
-        cg = cgroups.Cgroups(bench.load_envelope())
+        cg = cgroups.Cgroups(envelope or bench.load_envelope(), split)
         with mock.patch.multiple(cgroups, mounts=lambda: mounts, own=lambda c: "/", V2_ROOT=tmp):
             cg.setup()
         self.assertEqual(cg.kind, "cgroup-v2" if v2 else "cgroup-v1")
@@ -116,6 +116,23 @@ class Cgroups(unittest.TestCase):
             self.assertEqual({k: res["db"][k] for k in ("cpu_s", "throttled_s", "mem_peak_mb")}, {"cpu_s": 1.5, "throttled_s": 0.25, "mem_peak_mb": 30.0})
             self.assertGreater(res["db"]["pss_peak_mb"], 1, "this process's PSS")
             self.assertEqual(res["nginx"]["pss_peak_mb"], 0)
+
+
+    def test_one_cgroup_limits_only_the_envelope(self):
+        env = bench.one_cgroup_envelope(bench.load_envelope())
+        self.assertEqual((env["cpus"], env["memory_mb"], env["one_cgroup"]), (1.5, 550.0, True), "the Rinha's whole envelope")
+        self.assertEqual({s: v["cpus"] for s, v in env["services"].items()}, {s: 1.5 for s in cgroups.SERVICES})
+        for v2 in (False, True):
+            cg, tmp = self.confine(v2, env, split=False)
+            quota = ("unified", "cpu.max") if v2 else ("cpu", "cpu.cfs_quota_us")
+            with open(os.path.join(cg.dirs[quota[0]], quota[1])) as f:
+                self.assertEqual(f.read(), "150000 100000" if v2 else "150000", "the envelope's cgroup holds the limit")
+            for svc in cgroups.SERVICES:
+                self.assertTrue(os.path.isdir(os.path.join(cg.dirs[quota[0]], svc)), "each service still has its cgroup, to be counted")
+                self.assertFalse(os.path.exists(os.path.join(cg.dirs[quota[0]], svc, quota[1])), "but no limit of its own")
+        page = report.render(dict(summary_fixture(), envelope=dict(env, enforced="cgroup-v1, one cgroup for the whole stack")))
+        self.assertIn("no per-service split: every service may use the whole envelope", page)
+        self.assertNotIn("db 0.8 CPU", page)
 
 
 class Mix(unittest.TestCase):
@@ -163,10 +180,10 @@ class OfficialRate(unittest.TestCase):
 
     def test_specs_from_the_mix(self):
         specs = bench.level_specs(MIX, MIX["bench"]["default"])
-        self.assertEqual([x["name"] for x in specs], ["r340", "c16", "c64", "c256"], "the rate level first")
+        self.assertEqual([x["name"] for x in specs], ["r340", "c16", "c64", "c128", "c256"], "the rate level first")
         r = specs[0]
         self.assertEqual((r["rate"], r["connections"], r["think_ms"], r["level_s"], r["repeats"]), (340, 34, 100.0, 10, 3))
-        self.assertEqual([(x["rate"], x["think_ms"]) for x in specs[1:]], [(None, None)] * 3)
+        self.assertEqual([(x["rate"], x["think_ms"]) for x in specs[1:]], [(None, None)] * 4)
         # the rate is the mix's, not a constant
         mix = json.loads(json.dumps(MIX))
         mix["load"]["rates"] = {"debitos": 300, "creditos": 150, "extratos": 50}

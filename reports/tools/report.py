@@ -375,7 +375,8 @@ def render(s, run_dir=None):
     p = ['<!doctype html><html lang="en"><head><meta charset="utf-8"><title>%s</title>'
          '<meta name="viewport" content="width=device-width,initial-scale=1"><style>%s</style></head><body>' % (esc(title), inline("report.css"))]
     svcs = env.get("services") or {}
-    split = ", ".join("%s %s CPU / %s MB" % (k, v.get("cpus"), v.get("memory_mb")) for k, v in svcs.items())
+    split = ("no per-service split: every service may use the whole envelope" if env.get("one_cgroup") else
+             ", ".join("%s %s CPU / %s MB" % (k, v.get("cpus"), v.get("memory_mb")) for k, v in svcs.items()))
     p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s%s</div></header><main>'
              % (esc(s.get("scenario")), esc(commit), esc(s.get("date")), esc(s.get("tool")), esc(s.get("tool_version")),
                 esc(s.get("mode") or ""), esc(m.get("host")), esc(m.get("cpus")), esc(m.get("memory_mb")), esc(m.get("cpu_model")),
