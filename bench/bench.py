@@ -388,11 +388,17 @@ def pgbench_script(variant, mix):
     return "\n".join(lines + calls) + "\n"
 
 
+def psql_fields(sql):
+    """The fields of the one row a query answers (text), or None if it failed."""
+    p = subprocess.run(["psql", "-X", "-Atq", "-F", " "] + PGCONN + ["-c", sql], text=True, capture_output=True)
+    return p.stdout.split() if p.returncode == 0 else None
+
+
 def psql(sql):
-    """The one value a query answers, or None."""
-    p = subprocess.run(["psql", "-X", "-Atq"] + PGCONN + ["-c", sql], text=True, capture_output=True)
+    """The one integer a query answers, or None."""
+    f = psql_fields(sql)
     try:
-        return int(p.stdout.strip()) if p.returncode == 0 else None
+        return int(f[0]) if f and len(f) == 1 else None
     except ValueError:
         return None
 
@@ -406,9 +412,8 @@ WAL_SQL = ("SELECT wal_sync, wal_sync_time, wal_write, wal_write_time, current_s
 def wal_counters():
     """(flushes, flush ms, writes, write ms, timed) from pg_stat_wal, or None
     (the query failed: a database without the view, or none answering)."""
-    p = subprocess.run(["psql", "-X", "-Atq", "-F", " "] + PGCONN + ["-c", WAL_SQL], text=True, capture_output=True)
-    f = p.stdout.split()
-    if p.returncode != 0 or len(f) != 5:
+    f = psql_fields(WAL_SQL)
+    if f is None or len(f) != 5:
         return None
     try:
         return int(f[0]), float(f[1]), int(f[2]), float(f[3]), f[4] == "t"
@@ -431,6 +436,21 @@ def wal_delta(w0, w1, commits):
     mean = lambda ms, n: round(ms / n, 3) if timed and n > 0 else None  # noqa: E731
     return {"flushes": syncs, "flush_ms_mean": mean(sync_ms, syncs), "writes": writes, "write_ms_mean": mean(write_ms, writes),
             "flushes_per_commit": round(syncs / commits, 2) if commits else None}
+
+
+def db_counters():
+    """The database's commit and WAL counters now, for db_activity."""
+    return psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"), wal_counters()
+
+
+def db_activity(before):
+    """(commits, `wal`) since db_counters() returned `before`, once the
+    backends have published their statistics (they do about once a second);
+    commits None if either read failed."""
+    time.sleep(1.1)
+    (c0, w0), (c1, w1) = before, db_counters()
+    commits = c1 - c0 if c0 is not None and c1 is not None else None
+    return commits, wal_delta(w0, w1, commits)
 
 
 def log_latencies(lines):
@@ -463,7 +483,7 @@ def measure_db_alone(cfg, mix, stack):
         path = os.path.join(tmp, "alone.sql")
         with open(path, "w") as fh:
             fh.write(pgbench_script({"calls": 1, "mode": "tx"}, mix))
-        c0, wal0, w = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"), wal_counters(), stack.window()
+        before, w = db_counters(), stack.window()
         c = str(f["clients"])
         p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", c, "-j", c, "-R", str(rate), "-T", str(f["seconds"]),
                             "-l", "--log-prefix", os.path.join(tmp, "log"), "-f", path] + PGCONN,
@@ -473,11 +493,8 @@ def measure_db_alone(cfg, mix, stack):
             raise RuntimeError("pgbench (the database alone) failed: %s %s" % (p.stdout[-1500:], p.stderr[-1500:]))
         lines = [ln for name in sorted(os.listdir(tmp)) if name.startswith("log") for ln in open(os.path.join(tmp, name))]
     n, lat = log_latencies(lines)
-    time.sleep(1.1)  # let the backends publish their statistics
-    c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
     return {"tool": "pgbench", "call": "transacao()", "rate": rate, "clients": f["clients"], "duration_s": f["seconds"], "calls": n,
-            "latency_ms": lat, "wal": wal_delta(wal0, wal_counters(), c1 - c0 if c0 is not None and c1 is not None else None),
-            "services": services}
+            "latency_ms": lat, "wal": db_activity(before)[1], "services": services}
 
 
 def db_alone_line(fl, levels=()):
@@ -662,9 +679,7 @@ def measure_levels(a, mix, cfg, stack, run):
     for spec in level_specs(mix, cfg):
         name, conns = spec["name"], spec["connections"]
         reps = []
-        c0 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-        wal0 = wal_counters()
-        w = stack.window()
+        before, w = db_counters(), stack.window()
         l0, m0, s0 = time.time(), series.machine_busy_s(), time.monotonic()
         for i in range(spec["repeats"]):
             perf = start_perf(spec["level_s"]) if a.perf and i == 0 and name == "c64" else None
@@ -682,11 +697,8 @@ def measure_levels(a, mix, cfg, stack, run):
         lv["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
         lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
                            "window_s": round(wall, 2), "threads": min(cfg["threads"], conns)}
-        time.sleep(1.1)  # let the backends publish their statistics
-        c1 = psql("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
-        lv["db_commits"] = c1 - c0 if c0 is not None and c1 is not None else None
+        lv["db_commits"], wal = db_activity(before)
         lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
-        wal = wal_delta(wal0, wal_counters(), lv["db_commits"])
         if wal:
             lv["wal"] = wal
         split = level_split(run, lv, s0, s1)
