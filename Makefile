@@ -23,19 +23,35 @@ LIB_SRCS := $(filter-out $(SRC_DIR)/main.c,$(SRCS))
 UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
 BATCH_SRCS := api/tests/test_db_batch.c $(SRC_DIR)/db_batch.c
 METRICS_SRCS := api/tests/test_metrics.c $(SRC_DIR)/metrics.c
-C_FILES  := $(SRCS) $(HDRS) $(TEST_HDRS) $(wildcard api/tests/*.c api/fuzz/*.c)
+DB_SRCS  := $(wildcard db/c/*.c)
+C_FILES  := $(SRCS) $(HDRS) $(TEST_HDRS) $(wildcard api/tests/*.c api/fuzz/*.c) $(DB_SRCS)
+
+# The database's C functions (db/c), loaded by PostgreSQL from build/:
+# PostgreSQL's server headers, and the code-generation flags its own build
+# uses (pg_config --cflags) that change what C means: no strict aliasing,
+# wrapping signed arithmetic. -isystem: warnings are ours, not its headers'.
+DB_LIB    := $(BUILD)/rinha_db.so
+PG_SERVER_INC = $(shell pg_config --includedir-server)
+DB_CFLAGS = -fPIC -shared -fno-strict-aliasing -fwrapv -fexcess-precision=standard -Wmissing-prototypes \
+            -isystem $(PG_SERVER_INC)
 
 .PHONY: all asan deps run test unit integration integration-asan lint format format-check clean help
 
-all: $(BUILD)/rinha-api ## build the server (release)
+all: $(BUILD)/rinha-api $(DB_LIB) ## build the server (release) and the database's C functions
 
-asan: $(BUILD)/rinha-api-asan ## build the server with ASan+UBSan
+asan: $(BUILD)/rinha-api-asan $(DB_LIB) ## build the server with ASan+UBSan (and the database's C functions)
 
 $(BUILD)/rinha-api: $(SRCS) $(HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) $(SRCS) -o $@ $(PKG_LIBS)
 
 $(BUILD)/rinha-api-asan: $(SRCS) $(HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(SAN) $(WARN) $(DEFS) $(PKG_CFLAGS) $(SRCS) -o $@ $(PKG_LIBS)
+
+# Not sanitized: PostgreSQL itself is not built with ASan, and a sanitized
+# library cannot be loaded into it. tests/integration/test_lote_c.py checks
+# it against the PL/pgSQL procedure instead.
+$(DB_LIB): $(DB_SRCS) Makefile | $(BUILD)
+	$(CC) $(CSTD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(DB_CFLAGS) $(DB_SRCS) -o $@
 
 $(BUILD)/test_request: $(UNIT_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) $(DEFS) -I$(SRC_DIR) $(UNIT_SRCS) -o $@ $(shell pkg-config --cflags --libs check jansson)
@@ -90,6 +106,9 @@ lint: ## cppcheck and clang-tidy (.clang-tidy) over the C sources
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --std=c11 --inline-suppr -I$(SRC_DIR) $(SRCS) api/tests/*.c
 	clang-tidy --quiet $(SRCS) api/tests/*.c api/fuzz/*.c -- $(CSTD) $(DEFS) $(PKG_CFLAGS) -I$(SRC_DIR)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --std=c11 --inline-suppr $(DB_SRCS)
+	clang-tidy --quiet $(DB_SRCS) -- $(CSTD) -D_GNU_SOURCE -isystem $(PG_SERVER_INC)
 
 format: ## clang-format the C sources in place
 	clang-format -i $(C_FILES)

@@ -356,6 +356,14 @@ def wrk_version():
 # --- pgbench ------------------------------------------------------------------------
 
 
+# The database function each pgbench mode calls.
+PGBENCH_FUNCTION = {"tx": "transacao", "pipeline": "transacao", "lote": "transacoes_lote", "lote_c": "transacoes_lote_c"}
+
+
+def has_function(name):
+    return bool(psql("SELECT count(*) FROM pg_proc WHERE proname = '%s'" % name))
+
+
 def pgbench_script(variant, mix):
     """A pgbench script of `calls` requests, client ids ascending (as the API
     sends a round trip's writes), random valor, debits : credits as in the mix:
@@ -363,7 +371,9 @@ def pgbench_script(variant, mix):
                 call without them);
       pipeline: transacao() calls in one pipeline with one Sync;
       lote:     one transacoes_lote() call with all of them (the API's way
-                since 12133fc: one call per round trip)."""
+                since 12133fc: one call per round trip);
+      lote_c:   one transacoes_lote_c() call (db/c: the same in C, the API's
+                call for a round trip without Idempotency-Keys)."""
     n = variant["calls"]
     r = mix["load"]["rates"]
     ids = [c["id"] for c in mix["clients"]]
@@ -375,8 +385,8 @@ def pgbench_script(variant, mix):
         lines.append("\\set c0 random(%d, %d)" % (min(ids), max(ids)))
     cid = [":c0"] if n == 1 else [str(c) for c in sorted(ids[i % len(ids)] for i in range(n))]
     tipo = ["(CASE WHEN :k%d <= %d THEN 'd' ELSE 'c' END)" % (i, r["debitos"]) for i in range(n)]
-    if variant["mode"] == "lote":
-        lines.append("SELECT * FROM transacoes_lote(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '{%s}'::text[]);" % (
+    if variant["mode"] in ("lote", "lote_c"):
+        lines.append("SELECT * FROM " + PGBENCH_FUNCTION[variant["mode"]] + "(ARRAY[%s]::integer[], ARRAY[%s]::bigint[], %s, '{%s}'::text[]);" % (
             ", ".join(cid), ", ".join(":v%d" % i for i in range(n)), " || ".join(tipo),
             ",".join("pgbench%02d" % (i % 100) for i in range(n))))
         return "\n".join(lines) + "\n"
@@ -468,21 +478,23 @@ def log_latencies(lines):
 
 def measure_db_alone(cfg, mix, stack):
     """The database alone at the official rate (`db_alone`, reports/SCHEMA.md):
-    pgbench calling transacao() (the replicas' call for a round trip of one
-    write, the official test's usual case) at the sum of the mix's rates over
+    pgbench calling what the replicas call for a round trip of one write (the
+    official test's usual case): transacoes_lote_c() with one request, or
+    transacao() in a database from before it, at the sum of the mix's rates over
     cfg["db_alone"]["clients"] connections, as the two replicas would, with no
     nginx and no replica; run right after the official-rate level, so on the
     same database in the same minute: what the stack adds on top of the
-    database at that rate. None when the mode has none or the database has no
-    transacao()."""
+    database at that rate. None when the mode has none or the database has
+    neither function."""
     f = cfg.get("db_alone")
-    if not f or not psql("SELECT count(*) FROM pg_proc WHERE proname = 'transacao'"):
+    mode = next((m for m in ("lote_c", "tx") if has_function(PGBENCH_FUNCTION[m])), None) if f else None
+    if mode is None:
         return None
     rate = sum(mix["load"]["rates"].values())
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "alone.sql")
         with open(path, "w") as fh:
-            fh.write(pgbench_script({"calls": 1, "mode": "tx"}, mix))
+            fh.write(pgbench_script({"calls": 1, "mode": mode}, mix))
         before, w = db_counters(), stack.window()
         c = str(f["clients"])
         p = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", c, "-j", c, "-R", str(rate), "-T", str(f["seconds"]),
@@ -493,7 +505,7 @@ def measure_db_alone(cfg, mix, stack):
             raise RuntimeError("pgbench (the database alone) failed: %s %s" % (p.stdout[-1500:], p.stderr[-1500:]))
         lines = [ln for name in sorted(os.listdir(tmp)) if name.startswith("log") for ln in open(os.path.join(tmp, name))]
     n, lat = log_latencies(lines)
-    return {"tool": "pgbench", "call": "transacao()", "rate": rate, "clients": f["clients"], "duration_s": f["seconds"], "calls": n,
+    return {"tool": "pgbench", "call": PGBENCH_FUNCTION[mode] + "()", "rate": rate, "clients": f["clients"], "duration_s": f["seconds"], "calls": n,
             "latency_ms": lat, "wal": db_activity(before)[1], "services": services}
 
 
@@ -728,10 +740,10 @@ def measure_ceiling(cfg, mix, stack):
     variants = []
     with tempfile.TemporaryDirectory() as tmp:
         for v in cfg["pgbench"]:
-            fn = "transacoes_lote" if v["mode"] == "lote" else "transacao"
+            fn = PGBENCH_FUNCTION[v["mode"]]
             if v.get("fallback") and variants:
                 continue
-            if not psql("SELECT count(*) FROM pg_proc WHERE proname = '%s'" % fn):
+            if not has_function(fn):
                 say("pgbench %s skipped: the database has no %s()" % (v["name"], fn))
                 continue
             w = stack.window()

@@ -158,6 +158,13 @@ class Mix(unittest.TestCase):
         self.assertEqual(len(re.search(r"'\{(.*)\}'::text\[\]", lote).group(1).split(",")), 100)
         # pgbench binds at most 255 parameters per statement: 2 per request
         self.assertLessEqual(len(set(re.findall(r":[vk]\d+", lote))), 255)
+        # the C batch call: the same arrays, its own function
+        lote_c = script("lote_c", 10)
+        self.assertEqual((lote_c.count("transacoes_lote_c("), lote_c.count("transacoes_lote("), lote_c.count("THEN 'd'")),
+                         (1, 0, 10))
+        one = script("lote_c", 1)
+        self.assertIn("transacoes_lote_c(ARRAY[:c0]::integer[], ARRAY[:v0]::bigint[]", one)
+        self.assertEqual(set(bench.PGBENCH_FUNCTION), {v["mode"] for m in ("default", "quick") for v in MIX["bench"][m]["pgbench"]} | {"tx"})
 
     def test_level_entry_medians_and_sums(self):
         def rep(rps, p99, st):

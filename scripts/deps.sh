@@ -13,6 +13,7 @@ packages=(
     build-essential pkg-config
     libh2o-evloop-dev libpq-dev libjansson-dev check      # the server and its unit tests
     postgresql-15 postgresql-client-15                    # the database
+    postgresql-server-dev-15                              # its C functions (db/c)
     nginx-light                                           # the load balancer
     python3 python3-pytest curl iproute2                  # the integration tests
     cppcheck clang-format clang-tidy clang libclang-rt-14-dev  # lint, fuzzing (libFuzzer)

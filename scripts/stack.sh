@@ -11,6 +11,7 @@
 #
 # Environment:
 #   API_BIN    server binary (default build/rinha-api)
+#   DB_LIB     the database's C functions (default build/rinha_db.so)
 #   KEEP_DATA  1 = keep the database of the previous run instead of a fresh one
 #   API_ENV    extra VAR=value settings passed to both replicas
 #   SCHED_POLICY  every process's scheduling policy: batch (default, as in
@@ -26,6 +27,8 @@ VAR=$repo/var
 PGDATA=$VAR/pgdata
 LOGS=$VAR/log
 API_BIN=${API_BIN:-$repo/build/rinha-api}
+# The database's C functions (db/c), built by `make` beside the server.
+DB_LIB=${DB_LIB:-$repo/build/rinha_db.so}
 PORT=9999
 READY_TIMEOUT=40
 
@@ -82,6 +85,9 @@ prepare_dirs() {
 start_postgres() {
     local bin
     bin=$(pg_bindir)
+    [ -f "$DB_LIB" ] || die "$DB_LIB not found (run: make)"
+    runuser -u postgres -- test -r "$DB_LIB" ||
+        die "user postgres cannot read $DB_LIB; make it and its parent folders readable (chmod o+rx)"
     if [ "${KEEP_DATA:-0}" != 1 ] || [ ! -f "$PGDATA/PG_VERSION" ]; then
         rm -rf "$PGDATA"
         install -d -o postgres -g postgres -m 0700 "$PGDATA"
@@ -95,7 +101,7 @@ start_postgres() {
     runuser -u postgres -- "${SCHED_CMD[@]}" "$bin/pg_ctl" -D "$PGDATA" -l "$LOGS/postgres.log" -w -t 30 start >/dev/null ||
         die "PostgreSQL did not start: see $LOGS/postgres.log"
     if [ "${fresh:-0}" = 1 ]; then
-        PGHOST=$RUN_DIR PGUSER=postgres "$repo/db/init.sh" >"$LOGS/db-init.log" 2>&1 ||
+        PGHOST=$RUN_DIR PGUSER=postgres RINHA_DB_LIB=$DB_LIB "$repo/db/init.sh" >"$LOGS/db-init.log" 2>&1 ||
             die "loading the schema failed: see $LOGS/db-init.log"
     fi
     say "PostgreSQL up (socket $RUN_DIR, data $PGDATA)"
