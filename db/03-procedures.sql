@@ -4,7 +4,10 @@
 -- other requests.
 
 -- transacoes_lote: settles every credit and debit of one round trip in a
--- single call.
+-- single call. The replicas call it for a round trip in which a request has
+-- an Idempotency-Key; without keys they call transacoes_lote_c (db/c: the
+-- same rules in C, checked against this function by
+-- tests/integration/test_lote_c.py).
 --
 -- Arguments are parallel, 1-based: p_clientes[i], p_valores[i],
 -- substr(p_tipos, i, 1) ('c' or 'd'), p_descricoes[i], and p_chaves[i], the
@@ -184,10 +187,11 @@ END;
 $$;
 
 -- transacao: one credit or debit, the same rules and answer as a batch of
--- one in transacoes_lote, without arrays or JSON: the API's call for a round
--- trip whose only write has no Idempotency-Key (most round trips at low
--- load), at about a third of the batch call's CPU. Also handy for pgbench
--- and manual use. The UPDATE takes the row lock; the time is read after it
+-- one in transacoes_lote, without arrays. The replicas no longer call it
+-- (a round trip without Idempotency-Keys goes to transacoes_lote_c, in C,
+-- db/c, from one write up, at less CPU); it stays for manual use and for
+-- make bench's pgbench variants (bench/bench.py), which compare against it.
+-- The UPDATE takes the row lock; the time is read after it
 -- (clock_timestamp()), as in transacoes_lote.
 CREATE FUNCTION transacao(p_cliente integer, p_valor bigint, p_tipo char, p_descricao varchar)
 RETURNS TABLE (r_status integer, r_saldo bigint, r_limite bigint)

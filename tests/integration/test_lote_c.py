@@ -10,10 +10,11 @@ Random batches print their seed; set RINHA_SEED to replay one.
 import os
 import random
 import subprocess
+import time
 
 import pytest
 
-from conftest import LIMITES, db_clients, db_history, db_total_transacoes, psql
+from conftest import LIMITES, db_clients, db_history, db_total_transacoes, psql, psql_int
 
 SIGNATURE = "transacoes_lote_c(integer[], bigint[], text, text[])"
 
@@ -163,3 +164,45 @@ def test_concurrent_batches_neither_deadlock_nor_lose_money(reset, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert db_total_transacoes() > 0
     assert_ledger_consistent()
+
+
+def moved_updates():
+    """Updates of clientes that left their page (not HOT), so far."""
+    return psql_int("SELECT n_tup_upd - n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'clientes'")
+
+
+def test_updates_off_the_page_keep_the_indexes_right(reset):
+    """An open snapshot keeps every old version of the client rows, so
+    their page fills and updates move rows to other pages (not HOT): the
+    function must then insert the new versions into the primary key
+    itself. amcheck verifies both indexes against the table, and the
+    balance read through the index is the one read from the table."""
+    before = moved_updates()
+    hold = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        hold.stdin.write("BEGIN ISOLATION LEVEL REPEATABLE READ;\nSELECT count(*) FROM clientes;\n")
+        hold.stdin.flush()
+        assert hold.stdout.readline().strip() == "5"
+        calls = "SELECT * FROM transacoes_lote_c('{1,2}', '{1,1}', 'cc', '{a,b}');\n" * 300
+        run = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"], input=calls,
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        hold.stdin.write("COMMIT;\n")
+        hold.stdin.close()
+        hold.wait(timeout=30)
+    finally:
+        if hold.poll() is None:
+            hold.kill()
+    deadline = time.time() + 3  # a backend publishes its counters as it exits
+    while moved_updates() == before and time.time() < deadline:
+        time.sleep(0.2)
+    assert moved_updates() > before, "no update left its page: the test did not reach the path it is for"
+    def rows(sql):
+        return [r for r in psql(sql) if r != ["SET"]]  # psql prints SET's command tag
+    seq = rows("SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT id, saldo FROM clientes ORDER BY id")
+    idx = rows("SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT id, saldo FROM clientes "
+               "WHERE id BETWEEN 1 AND 5 ORDER BY id")
+    assert seq == idx and idx[0] == ["1", "300"] and idx[1] == ["2", "300"], (seq, idx)
+    psql("CREATE EXTENSION IF NOT EXISTS amcheck; SELECT bt_index_check('clientes_pkey', true); "
+         "SELECT bt_index_check('transacoes_cliente_recentes', true);", user="postgres")
