@@ -44,7 +44,7 @@ int db_batch_params_encode(db_batch_params_t *p, db_query_t *const *w, size_t n)
 void db_batch_params_free(db_batch_params_t *p);
 
 /* Fills the answer of each write w[i] from row i of the transacoes_lote()
- * (or transacao()) result, in binary format. -1 (nothing trusted) unless the
+ * (or transacoes_lote_c()) result, in binary format. -1 (nothing trusted) unless the
  * result has exactly n rows of (status integer, saldo bigint, limite bigint)
  * with known statuses. */
 int db_batch_decode_writes(const PGresult *r, db_query_t *const *w, size_t n);

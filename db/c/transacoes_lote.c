@@ -29,7 +29,8 @@
  *  - ids come from the transacoes identity sequence, in request order.
  * It refuses (an error: the transaction rolls back) what it does not
  * handle: triggers on either table, and isolation levels above READ
- * COMMITTED. Privileges are checked as the SQL statements would be.
+ * COMMITTED; and, as the executor would, read-only transactions and a
+ * standby. Privileges are checked as the SQL statements would be.
  * tests/sql_lote_c.sql compares it with transacoes_lote on random batches.
  */
 #include "postgres.h"
@@ -427,6 +428,10 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     TupleTableSlot *ins;
     int *status;
 
+    /* What the executor checks before any plan that writes. */
+    PreventCommandIfReadOnly("transacoes_lote_c()");
+    PreventCommandIfParallelMode("transacoes_lote_c()");
+    PreventCommandDuringRecovery("transacoes_lote_c()");
     if (IsolationUsesXactSnapshot())
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("transacoes_lote_c runs only in READ COMMITTED transactions")));

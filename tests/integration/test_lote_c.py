@@ -127,6 +127,14 @@ def test_bad_arguments_are_refused_and_change_nothing(reset, call):
     assert all(saldo == 0 for (_l, saldo) in db_clients().values())
 
 
+def test_read_only_transactions_are_refused(reset):
+    with pytest.raises(RuntimeError, match="read-only transaction"):
+        psql("BEGIN READ ONLY; SELECT * FROM transacoes_lote_c('{1}', '{1}', 'c', '{a}'); COMMIT;")
+    with pytest.raises(RuntimeError, match="READ COMMITTED"):
+        psql("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT * FROM transacoes_lote_c('{1}', '{1}', 'c', '{a}'); COMMIT;")
+    assert db_total_transacoes() == 0
+
+
 def test_descricao_of_ten_characters_not_bytes_is_taken(reset):
     psql("SELECT * FROM transacoes_lote_c('{3}', '{7}', 'c', '{descrição!}')")
     assert psql("SELECT descricao FROM transacoes") == [["descrição!"]]
