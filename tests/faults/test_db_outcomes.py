@@ -24,6 +24,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 
 import faultkit as fk
 
@@ -78,6 +79,15 @@ def hold_lock(client, seconds):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+def run_while_locked(threads, holder):
+    """Runs the load threads to their end, then waits for the lock holder."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    holder.wait(30)
+
+
 def test_locked_client_gets_known_outcomes_and_keyed_retries_settle_once():
     holder = hold_lock(1, 3 * DB_TIMEOUT_S)
     time.sleep(0.3)
@@ -103,18 +113,11 @@ def test_locked_client_gets_known_outcomes_and_keyed_retries_settle_once():
             time.sleep(0.1)
         conn.close()
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)] + [threading.Thread(target=reader)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    holder.wait(30)
-
-    by_status = {}
-    for a in answers:
-        by_status[a[3]] = by_status.get(a[3], 0) + 1
+    run_while_locked([threading.Thread(target=writer, args=(w,)) for w in range(8)] + [threading.Thread(target=reader)],
+                     holder)
+    by_status = Counter(a[3] for a in answers)
     longest = max(a[7] for a in answers)
-    report("locked-client", writes=len(answers), by_status=by_status, reads=reads, longest_s=round(longest, 3))
+    report("locked-client", writes=len(answers), by_status=dict(by_status), reads=reads, longest_s=round(longest, 3))
     assert set(by_status) <= {200, 503, 504}, by_status
     assert by_status.get(503, 0) > 0, "the held lock made no write fail: the test proved nothing"
     assert longest <= DB_TIMEOUT_S + 0.5, f"a write waited {longest:.2f}s, past the replica's deadline"
@@ -162,16 +165,9 @@ def test_locked_client_unkeyed_writes_get_known_outcomes():
                 answers.append((client, descricao) + a)
         conn.close()
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    holder.wait(30)
-    by_status = {}
-    for a in answers:
-        by_status[a[2]] = by_status.get(a[2], 0) + 1
-    report("locked-client-unkeyed", writes=len(answers), by_status=by_status,
+    run_while_locked([threading.Thread(target=writer, args=(w,)) for w in range(6)], holder)
+    by_status = Counter(a[2] for a in answers)
+    report("locked-client-unkeyed", writes=len(answers), by_status=dict(by_status),
            longest_s=round(max(a[6] for a in answers), 3))
     assert set(by_status) <= {200, 503, 504}, by_status
     assert by_status.get(503, 0) > 0, "the held lock made no write fail: the test proved nothing"
@@ -189,60 +185,42 @@ def test_locked_client_unkeyed_writes_get_known_outcomes():
 # ------------------------------------------------------ a stalled backend
 
 
-def test_stalled_database_answers_504_to_an_unkeyed_write_and_keeps_the_ledger():
-    """A write without a key to a stalled backend: 504 (unknown) in time,
-    and whether or not the backend commits it once resumed, it is stored
-    at most once and the balance agrees with the history."""
-    backends = client_backends()
-    assert len(backends) >= 2, backends
-    descricao = "stallu" + uuid.uuid4().hex[:4]
-    conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
-    for pid in backends:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        status, retry_after, _, raw, seconds = post(conn, 5, 555, "d", descricao, None)
-    finally:
-        for pid in backends:
-            os.kill(pid, signal.SIGCONT)
-        conn.close()
-    report("stalled-backend-unkeyed", status=status, seconds=round(seconds, 3), body=raw[:60])
-    assert status == 504, (status, raw)
-    assert retry_after is None, "504 must not invite a blind retry"
-    assert seconds <= DB_TIMEOUT_S + 0.5
-    assert fk.wait_until(lambda: fk.replica_serves("api01") and fk.replica_serves("api02"), timeout=10)
-    time.sleep(0.3)
-    assert stored(descricao) in (0, 1)
-    ledger_consistent([5])
-
-
-
 def client_backends():
     rows = fk.psql("SELECT pid FROM pg_stat_activity WHERE datname = 'rinha' AND backend_type = 'client backend' "
                    "AND pid <> pg_backend_pid()")
     return [int(r[0]) for r in rows]
 
 
-def test_stalled_database_answers_504_and_the_keyed_retry_never_doubles():
+def post_while_backends_stall(name, client, valor, tipo, descricao, key):
+    """Posts one write while every client backend is stopped (SIGSTOP),
+    then resumes them: the answer must be 504 (unknown), without
+    Retry-After, within the replica's deadline. Returns its body once both
+    replicas serve again."""
     backends = client_backends()
     assert len(backends) >= 2, backends
-    key, descricao = str(uuid.uuid4()), "stall" + uuid.uuid4().hex[:5]
     conn = http.client.HTTPConnection(fk.HOST, fk.PORT, timeout=10)
     for pid in backends:
         os.kill(pid, signal.SIGSTOP)
     try:
-        status, retry_after, _, raw, seconds = post(conn, 4, 777, "c", descricao, key)
+        status, retry_after, _, raw, seconds = post(conn, client, valor, tipo, descricao, key)
     finally:
         for pid in backends:
             os.kill(pid, signal.SIGCONT)
         conn.close()
-    report("stalled-backend", status=status, seconds=round(seconds, 3), body=raw[:60])
+    report(name, status=status, seconds=round(seconds, 3), body=raw[:60])
     assert status == 504, (status, raw)
     assert retry_after is None, "504 must not invite a blind retry"
-    assert b"Idempotency-Key" in raw
     assert seconds <= DB_TIMEOUT_S + 0.5
+    assert fk.wait_until(lambda: fk.replica_serves("api01") and fk.replica_serves("api02"), timeout=10)
+    return raw
+
+
+def test_stalled_database_answers_504_and_the_keyed_retry_never_doubles():
+    key, descricao = str(uuid.uuid4()), "stall" + uuid.uuid4().hex[:5]
+    raw = post_while_backends_stall("stalled-backend", 4, 777, "c", descricao, key)
+    assert b"Idempotency-Key" in raw
     # The backend resumes and may well commit what it had received: the
     # answer "unknown" was the truth. A retry with the key settles it once.
-    assert fk.wait_until(lambda: fk.replica_serves("api01") and fk.replica_serves("api02"), timeout=10)
     time.sleep(0.3)
     committed_before = stored(descricao)
     status, _, replayed, raw, _ = settle_by_retrying(4, 777, "c", descricao, key)
@@ -251,6 +229,18 @@ def test_stalled_database_answers_504_and_the_keyed_retry_never_doubles():
     assert (replayed == "true") == (committed_before == 1)
     assert json.loads(raw) == {"limite": fk.LIMITES[4], "saldo": 777}
     assert stored(descricao) == 1
+
+
+def test_stalled_database_answers_504_to_an_unkeyed_write_and_keeps_the_ledger():
+    """A write without a key (settled by the C batch call) to a stalled
+    backend: 504 in time, and whether or not the backend commits it once
+    resumed, it is stored at most once and the balance agrees with the
+    history."""
+    descricao = "stallu" + uuid.uuid4().hex[:4]
+    post_while_backends_stall("stalled-backend-unkeyed", 5, 555, "d", descricao, None)
+    time.sleep(0.3)
+    assert stored(descricao) in (0, 1)
+    ledger_consistent([5])
 
 
 # ------------------------------------------- a dead first address in the conninfo
