@@ -131,10 +131,12 @@ BEGIN
             END IF;
         END IF;
         delta := CASE substr(p_tipos, i, 1) WHEN 'c' THEN p_valores[i] ELSE -p_valores[i] END;
-        -- A debit can neither overflow nor underflow (saldo >= -limite and
-        -- valor <= 2^53); a credit is checked before it is added.
+        -- Both tests are written so that they cannot overflow a bigint,
+        -- whatever valor (positive) and saldo >= -limite: a credit that
+        -- would overflow and a debit past the limit are refused, never an
+        -- error (transacoes_lote_c answers the same).
         IF (delta > 0 AND novos[k] <= 9223372036854775807 - delta)
-           OR (delta <= 0 AND novos[k] + delta >= -limites[k]) THEN
+           OR (delta <= 0 AND novos[k] >= p_valores[i] - limites[k]) THEN
             novos[k] := novos[k] + delta;
             ins_ord := ins_ord || i;
             r_status := 0;
@@ -206,7 +208,7 @@ BEGIN
        SET saldo = c.saldo + delta
      WHERE c.id = p_cliente
        AND CASE WHEN delta > 0 THEN c.saldo <= 9223372036854775807 - delta
-                ELSE c.saldo + delta >= -c.limite END
+                ELSE c.saldo >= p_valor - c.limite END
     RETURNING 0, c.saldo, c.limite INTO r_status, r_saldo, r_limite;
     IF FOUND THEN
         INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em)

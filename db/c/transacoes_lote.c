@@ -18,19 +18,29 @@
  * The contract is transacoes_lote's for p_chaves NULL (same arguments but
  * the keys, same result rows and statuses 0-2), and the same guarantees:
  *  - clients are locked once each, in ascending id order (no deadlock
- *    between two batches), at their latest committed version, as READ
- *    COMMITTED's SELECT ... FOR UPDATE does, and stay locked until commit;
+ *    between two batches), at their latest committed version and in FOR
+ *    UPDATE's lock mode, as READ COMMITTED's SELECT ... FOR UPDATE does,
+ *    and stay locked until commit;
+ *  - it runs as one statement of its own (a command id and a snapshot of
+ *    its own, as SPI gives each statement of a PL/pgSQL function);
  *  - the time of every transaction of the batch is read once, after the
  *    locks are held;
  *  - balances and transactions are written through the executor's
  *    single-row helpers (ExecSimpleRelationUpdate/Insert, those of logical
  *    replication's apply): the tables' CHECK and NOT NULL constraints are
  *    enforced and their indexes maintained, and heapam writes the WAL;
- *  - ids come from the transacoes identity sequence, in request order.
+ *  - ids come from the transacoes identity sequence, in request order,
+ *    and tipo and descricao are coerced to char(n) and varchar(n) as an
+ *    INSERT would (trailing spaces past n trimmed, anything else an error).
+ * It is stricter than the PL/pgSQL function in one way: a NULL anywhere in
+ * the arguments is an error (PL/pgSQL answers status 2 for a NULL client
+ * and stores a NULL-free row or fails later); the replicas never send one.
  * It refuses (an error: the transaction rolls back) what it does not
  * handle: triggers on either table, and isolation levels above READ
- * COMMITTED; and, as the executor would, read-only transactions and a
- * standby. Privileges are checked as the SQL statements would be.
+ * COMMITTED; row-level security; a transacoes with columns it does not
+ * fill; and, as the executor would, read-only transactions and a standby.
+ * It requires every table privilege the SQL statements need (SELECT and
+ * UPDATE on clientes, INSERT on transacoes), at table level.
  * tests/sql_lote_c.sql compares it with transacoes_lote on random batches.
  */
 #include "postgres.h"
@@ -58,6 +68,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -126,7 +137,7 @@ typedef struct {
 } clientes_cols_t;
 typedef struct {
     int id, cliente_id, valor, tipo, descricao, realizada_em;
-    int descricao_max; /* varchar(n)'s n */
+    int32 tipo_typmod, descricao_typmod; /* char(n), varchar(n) */
 } transacoes_cols_t;
 
 /* One table opened for writing: what the executor's helpers need. */
@@ -191,16 +202,21 @@ static int decode_pedidos(FunctionCallInfo fcinfo, pedido_t **out)
 
 /* ---- the tables -------------------------------------------------------- */
 
+/* The table `name` beside the function, once the caller is known to hold
+ * every privilege of `mode` on it (all of them: pg_class_aclcheck would
+ * accept any one) and no row-level security applies, which this function
+ * could not enforce. */
 static Oid table_oid(Oid nsp, const char *name, AclMode mode)
 {
     Oid relid = get_relname_relid(name, nsp);
-    AclResult acl;
     if (!OidIsValid(relid))
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("transacoes_lote_c: table \"%s\" not found beside the function", name)));
-    acl = pg_class_aclcheck(relid, GetUserId(), mode);
-    if (acl != ACLCHECK_OK)
-        aclcheck_error(acl, OBJECT_TABLE, name);
+    if (pg_class_aclmask(relid, GetUserId(), mode, ACLMASK_ALL) != mode)
+        aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name);
+    if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("transacoes_lote_c: row-level security on \"%s\" is not supported", name)));
     return relid;
 }
 
@@ -220,6 +236,20 @@ static int column(Relation rel, const char *name, Oid type)
                     errmsg("transacoes_lote_c: %s.%s of type %s not found", RelationGetRelationName(rel),
                            name, format_type_be(type))));
     return -1; /* not reached */
+}
+
+/* Refuses a table with more columns than the `n` this function fills: an
+ * INSERT would give them their defaults, this function cannot. */
+static void only_columns(Relation rel, int n)
+{
+    TupleDesc desc = RelationGetDescr(rel);
+    int live = 0;
+    for (int i = 0; i < desc->natts; i++)
+        live += !TupleDescAttr(desc, i)->attisdropped;
+    if (live != n)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("transacoes_lote_c: table \"%s\" has %d columns, not the %d it fills",
+                               RelationGetRelationName(rel), live, n)));
 }
 
 /* Opens a table for this call's writes, as the executor's ModifyTable
@@ -308,7 +338,7 @@ static void lock_cliente(Relation rel, Relation pkey, const clientes_cols_t *col
         return;
 
     res = table_tuple_lock(rel, &c->slot->tts_tid, snap, c->slot, GetCurrentCommandId(true),
-                           LockTupleNoKeyExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+                           LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
     switch (res) {
     case TM_Ok:
         break;
@@ -362,27 +392,25 @@ static void write_saldo(EState *estate, alvo_t *t, const clientes_cols_t *col, c
     ExecDropSingleTupleTableSlot(novo);
 }
 
-static void check_descricao(const transacoes_cols_t *col, Datum d)
-{
-    text *s = DatumGetTextPP(d);
-    int chars = pg_mbstrlen_with_len(VARDATA_ANY(s), (int)VARSIZE_ANY_EXHDR(s));
-    if (col->descricao_max >= 0 && chars > col->descricao_max)
-        ereport(ERROR, (errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-                        errmsg("value too long for type character varying(%d)", col->descricao_max)));
-}
-
 static void insert_transacao(EState *estate, alvo_t *t, const transacoes_cols_t *col, Oid seq,
                              TupleTableSlot *slot, const pedido_t *p, TimestampTz agora)
 {
     int natts = slot->tts_tupleDescriptor->natts;
-    check_descricao(col, p->descricao);
+    /* Coerced to the columns' lengths as an INSERT's assignment would:
+     * char(n) padded; varchar(n) trimmed of trailing spaces past n, an
+     * error for anything else past n. */
+    Datum tipo = DirectFunctionCall3(bpchar, PointerGetDatum(cstring_to_text_with_len(&p->tipo, 1)),
+                                     Int32GetDatum(col->tipo_typmod), BoolGetDatum(false));
+    Datum descricao =
+        DirectFunctionCall3(varchar, p->descricao, Int32GetDatum(col->descricao_typmod), BoolGetDatum(false));
     ExecClearTuple(slot);
     memset(slot->tts_isnull, true, sizeof(bool) * natts);
-    slot->tts_values[col->id] = Int64GetDatum(nextval_internal(seq, true));
+    /* As the identity default does: no privilege on the sequence needed. */
+    slot->tts_values[col->id] = Int64GetDatum(nextval_internal(seq, false));
     slot->tts_values[col->cliente_id] = Int32GetDatum(p->cliente);
     slot->tts_values[col->valor] = Int64GetDatum(p->valor);
-    slot->tts_values[col->tipo] = PointerGetDatum(cstring_to_text_with_len(&p->tipo, 1));
-    slot->tts_values[col->descricao] = p->descricao;
+    slot->tts_values[col->tipo] = tipo;
+    slot->tts_values[col->descricao] = descricao;
     slot->tts_values[col->realizada_em] = TimestampTzGetDatum(agora);
     slot->tts_isnull[col->id] = slot->tts_isnull[col->cliente_id] = slot->tts_isnull[col->valor] = false;
     slot->tts_isnull[col->tipo] = slot->tts_isnull[col->descricao] = slot->tts_isnull[col->realizada_em] =
@@ -437,6 +465,12 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
                         errmsg("transacoes_lote_c runs only in READ COMMITTED transactions")));
     n = decode_pedidos(fcinfo, &pedidos);
     InitMaterializedSRF(fcinfo, 0);
+    /* A statement of its own, as SPI runs each of a PL/pgSQL function's:
+     * a new command id and a new snapshot, so that a second call in the
+     * same query (two in FROM, LATERAL) sees what the first wrote instead
+     * of finding the rows it updated as "modified by this command". */
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
 
     nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
     clientes_oid = table_oid(nsp, "clientes", ACL_SELECT | ACL_UPDATE);
@@ -457,10 +491,9 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     tcol.tipo = column(tt.rel, "tipo", BPCHAROID);
     tcol.descricao = column(tt.rel, "descricao", VARCHAROID);
     tcol.realizada_em = column(tt.rel, "realizada_em", TIMESTAMPTZOID);
-    {
-        int32 typmod = TupleDescAttr(RelationGetDescr(tt.rel), tcol.descricao)->atttypmod;
-        tcol.descricao_max = typmod >= VARHDRSZ ? typmod - (int32)VARHDRSZ : -1;
-    }
+    tcol.tipo_typmod = TupleDescAttr(RelationGetDescr(tt.rel), tcol.tipo)->atttypmod;
+    tcol.descricao_typmod = TupleDescAttr(RelationGetDescr(tt.rel), tcol.descricao)->atttypmod;
+    only_columns(tt.rel, 6);
     seq = identity_sequence(transacoes_oid, (AttrNumber)(tcol.id + 1));
 
     /* Lock every distinct client, in ascending id order. */
@@ -505,5 +538,7 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     close_target(&tt);
     close_target(&tc);
     FreeExecutorState(estate);
+    PopActiveSnapshot();
+    CommandCounterIncrement();
     return (Datum)0;
 }

@@ -18,6 +18,9 @@ from conftest import LIMITES, db_clients, db_history, db_total_transacoes, psql,
 
 SIGNATURE = "transacoes_lote_c(integer[], bigint[], text, text[])"
 
+# Values include bigint-sized ones (a credit that would overflow, a debit
+# past any limit: refused by both) and descriptions with trailing spaces
+# past varchar(10) (trimmed by both, as an INSERT trims them).
 # One DO block: for each random batch, the PL/pgSQL call runs first inside
 # a block that is then rolled back (only its answers and writes are kept,
 # as text), then the C call for real; any difference raises. Identity ids
@@ -34,10 +37,12 @@ BEGIN
     PERFORM setseed(%(seed)s);
     FOR r IN 1 .. %(batches)s LOOP
         SELECT array_agg(1 + floor(random() * 6)::int),
-               array_agg(CASE WHEN random() < 0.2 THEN 1 + floor(random() * 3000000)::bigint
+               array_agg(CASE WHEN random() < 0.02 THEN 9223372036854775807 - floor(random() * 3)::bigint
+                              WHEN random() < 0.2 THEN 1 + floor(random() * 3000000)::bigint
                               ELSE 1 + floor(random() * 10000)::bigint END),
                string_agg(CASE WHEN random() < 0.6 THEN 'd' ELSE 'c' END, ''),
-               array_agg(left(md5(random()::text), 1 + floor(random() * 10)::int))
+               array_agg(left(md5(random()::text), 1 + floor(random() * 10)::int)
+                         || CASE WHEN random() < 0.1 THEN '   ' ELSE '' END)
           INTO cl, vl, tp, ds
           FROM generate_series(1, 1 + floor(random() * 12)::int);
         SELECT coalesce(max(id), 0) INTO maxid FROM transacoes;
@@ -103,6 +108,26 @@ def test_single_request_answers(reset):
         ["1", "100000", "d", "b"], ["2", "80000", "d", "d"]]
 
 
+def test_two_calls_in_one_query_each_see_the_other(reset):
+    """Each call is a statement of its own: the second sees the first's
+    balance instead of failing on the row the first updated."""
+    rows = psql("SELECT g, r_status, r_saldo FROM generate_series(1, 3) g, "
+                "LATERAL transacoes_lote_c('{1}', ARRAY[g]::bigint[], 'c', '{a}') ORDER BY g")
+    assert rows == [["1", "0", "1"], ["2", "0", "3"], ["3", "0", "6"]]
+    assert db_clients()[1] == (LIMITES[1], 6)
+
+
+def test_a_table_it_cannot_fill_is_refused(reset):
+    psql("ALTER TABLE transacoes ADD COLUMN origem text DEFAULT 'api'")
+    try:
+        with pytest.raises(RuntimeError, match="columns"):
+            psql("SELECT * FROM transacoes_lote_c('{1}', '{1}', 'c', '{a}')")
+    finally:
+        psql("ALTER TABLE transacoes DROP COLUMN origem")
+    psql("SELECT * FROM transacoes_lote_c('{1}', '{1}', 'c', '{a}')")  # a dropped column is fine
+    assert db_total_transacoes() == 1
+
+
 def test_empty_batch_answers_nothing(reset):
     assert psql("SELECT * FROM transacoes_lote_c('{}', '{}', '', '{}')") == []
     assert db_total_transacoes() == 0
@@ -136,14 +161,29 @@ def test_read_only_transactions_are_refused(reset):
 
 
 def test_descricao_of_ten_characters_not_bytes_is_taken(reset):
-    psql("SELECT * FROM transacoes_lote_c('{3}', '{7}', 'c', '{descrição!}')")
-    assert psql("SELECT descricao FROM transacoes") == [["descrição!"]]
+    psql("SELECT * FROM transacoes_lote_c('{3,3}', '{7,8}', 'cc', '{descrição!,\"abcdefghij   \"}')")
+    assert psql("SELECT descricao FROM transacoes ORDER BY id") == [["descrição!"], ["abcdefghij"]]
 
 
 def test_only_the_application_role_may_call_it():
     assert psql("SELECT has_function_privilege('public', '%s', 'EXECUTE')" % SIGNATURE,
                 user="postgres") == [["f"]]
     assert psql("SELECT has_function_privilege(current_user, '%s', 'EXECUTE')" % SIGNATURE) == [["t"]]
+
+
+def test_every_table_privilege_the_sql_needs_is_required(reset):
+    """A role allowed to call it but holding only SELECT on clientes (no
+    UPDATE) is refused, as an UPDATE of clientes would refuse it."""
+    role = "lote_c_sem_update"
+    psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role}; "
+         f"GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON clientes TO {role}; "
+         f"GRANT INSERT ON transacoes TO {role}; GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {role};", user="postgres")
+    try:
+        with pytest.raises(RuntimeError, match="permission denied for table clientes"):
+            psql(f"SET ROLE {role}; SELECT * FROM transacoes_lote_c('{{1}}', '{{1}}', 'c', '{{a}}')", user="postgres")
+    finally:
+        psql(f"DROP OWNED BY {role}; DROP ROLE {role};", user="postgres")
+    assert db_total_transacoes() == 0
 
 
 def test_refuses_triggers_it_would_not_fire(reset):
