@@ -66,7 +66,7 @@ test('mix.json and db/clientes.csv hold the official parameters', () => {
   assert.deepEqual(MIX.sla, { latency_ms: 250, percentile: 98, ok_share: 0.98 });
   for (const b of [MIX.bench.default, MIX.bench.quick]) {
     assert.ok(b.levels.length > 0 && b.level_s > 0 && b.repeats > 0);
-    assert.ok(b.pgbench.length > 0 && b.pgbench.every((v) => v.calls >= 1 && v.clients >= 1 && ['tx', 'pipeline', 'lote'].includes(v.mode) && (v.mode !== 'lote' || v.calls <= 100)));
+    assert.ok(b.pgbench.length > 0 && b.pgbench.every((v) => v.calls >= 1 && v.clients >= 1 && ['tx', 'pipeline', 'lote', 'lote_c'].includes(v.mode) && (!v.mode.startsWith('lote') || v.calls <= 100)));
   }
 });
 
