@@ -17,10 +17,15 @@
  *
  * The contract is transacoes_lote's for p_chaves NULL (same arguments but
  * the keys, same result rows and statuses 0-2), and the same guarantees:
- *  - clients are locked once each, in ascending id order (no deadlock
- *    between two batches), at their latest committed version and in FOR
- *    UPDATE's lock mode, as READ COMMITTED's SELECT ... FOR UPDATE does,
- *    and stay locked until commit;
+ *  - clients are visited once each, in ascending id order (no deadlock
+ *    between two batches): each one's latest committed version is found
+ *    and, if one of its requests would apply, locked (FOR UPDATE's lock
+ *    mode, following its update chain, as READ COMMITTED's SELECT ... FOR
+ *    UPDATE does) until commit, its requests then settled on the locked
+ *    version; a client none of whose requests would apply is not locked
+ *    (its refusals rest on the latest committed balance, as a refused
+ *    conditional UPDATE's do), so a batch of refusals writes no WAL and
+ *    its commit waits for no flush;
  *  - it runs as one statement of its own (a command id and a snapshot of
  *    its own, as SPI gives each statement of a PL/pgSQL function);
  *  - the time of every transaction of the batch is read once, after the
@@ -61,6 +66,7 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -121,14 +127,15 @@ typedef struct {
     Datum descricao;
 } pedido_t;
 
-/* One distinct client of the batch, locked. */
+/* One distinct client of the batch. */
 typedef struct {
     int32 id;
     bool found;
-    int64 saldo; /* as locked */
+    bool locked; /* only a client with a request that applies is locked */
+    int64 saldo; /* as found, then as locked */
     int64 limite;
     int64 novo;           /* after the batch's requests */
-    TupleTableSlot *slot; /* the locked version (its tid) */
+    TupleTableSlot *slot; /* the version found, then the locked one */
 } cliente_t;
 
 /* Column numbers (0-based) of the tables, found by name. */
@@ -286,7 +293,7 @@ static RangeTblEntry *rte_for(Oid relid)
     return rte;
 }
 
-/* ---- locking ----------------------------------------------------------- */
+/* ---- finding and locking ---------------------------------------------- */
 
 static int compare_int32(const void *a, const void *b)
 {
@@ -310,48 +317,14 @@ static int distinct_clientes(const pedido_t *p, int n, cliente_t **out)
     return m;
 }
 
-/*
- * Finds client c->id through the primary key and locks its latest version,
- * waiting for any transaction that holds it. The same steps as READ
- * COMMITTED's SELECT ... FOR UPDATE (nodeLockRows.c): the version the
- * statement's snapshot sees, then table_tuple_lock following its update
- * chain to the newest committed version. A version whose id differs (an
- * UPDATE of the key) or that was deleted counts as no client, as the SQL
- * query's recheck would.
- */
-static void lock_cliente(Relation rel, Relation pkey, const clientes_cols_t *col, cliente_t *c)
+/* saldo and limite of the version in c->slot; false if it is not client
+ * c->id any more (an UPDATE of the key), as the SQL query's recheck would
+ * find. */
+static bool read_cliente(const clientes_cols_t *col, cliente_t *c)
 {
-    ScanKeyData key;
-    IndexScanDesc scan;
-    TM_FailureData tmfd;
-    TM_Result res;
     bool isnull;
-    Snapshot snap = GetActiveSnapshot();
-
-    c->slot = table_slot_create(rel, NULL);
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(c->id));
-    scan = index_beginscan(rel, pkey, snap, 1, 0);
-    index_rescan(scan, &key, 1, NULL, 0);
-    c->found = index_getnext_slot(scan, ForwardScanDirection, c->slot);
-    index_endscan(scan);
-    if (!c->found)
-        return;
-
-    res = table_tuple_lock(rel, &c->slot->tts_tid, snap, c->slot, GetCurrentCommandId(true),
-                           LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-    switch (res) {
-    case TM_Ok:
-        break;
-    case TM_Deleted:
-        c->found = false;
-        return;
-    default:
-        elog(ERROR, "transacoes_lote_c: unexpected result %d locking client %d", (int)res, c->id);
-    }
-    if (DatumGetInt32(slot_getattr(c->slot, col->id + 1, &isnull)) != c->id || isnull) {
-        c->found = false;
-        return;
-    }
+    if (DatumGetInt32(slot_getattr(c->slot, col->id + 1, &isnull)) != c->id || isnull)
+        return false;
     c->saldo = DatumGetInt64(slot_getattr(c->slot, col->saldo + 1, &isnull));
     if (isnull)
         elog(ERROR, "transacoes_lote_c: client %d has a NULL saldo", c->id);
@@ -359,6 +332,67 @@ static void lock_cliente(Relation rel, Relation pkey, const clientes_cols_t *col
     if (isnull)
         elog(ERROR, "transacoes_lote_c: client %d has a NULL limite", c->id);
     c->novo = c->saldo;
+    return true;
+}
+
+/*
+ * Finds client c->id's latest committed version through the primary key,
+ * without locking it: a dirty snapshot sees the newest version, and a
+ * version that an unfinished transaction inserted or replaced is waited
+ * for and looked up again (as logical replication's apply does,
+ * execReplication.c). A lock alone is not waited for: what its holder has
+ * not written yet is not there to be seen.
+ */
+static void find_latest(Relation rel, Relation pkey, const clientes_cols_t *col, cliente_t *c)
+{
+    ScanKeyData key;
+    IndexScanDesc scan;
+    SnapshotData dirty;
+
+    InitDirtySnapshot(dirty);
+    c->slot = table_slot_create(rel, NULL);
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(c->id));
+    scan = index_beginscan(rel, pkey, &dirty, 1, 0);
+    for (;;) {
+        TransactionId xwait;
+        index_rescan(scan, &key, 1, NULL, 0);
+        c->found = index_getnext_slot(scan, ForwardScanDirection, c->slot);
+        if (!c->found)
+            break;
+        xwait = TransactionIdIsValid(dirty.xmin) ? dirty.xmin : dirty.xmax;
+        if (!TransactionIdIsValid(xwait))
+            break;
+        XactLockTableWait(xwait, rel, &c->slot->tts_tid, XLTW_FetchUpdated);
+    }
+    index_endscan(scan);
+    if (c->found)
+        c->found = read_cliente(col, c);
+}
+
+/*
+ * Locks the version found, or the newest one its update chain leads to,
+ * waiting for any transaction that holds it: READ COMMITTED's SELECT ...
+ * FOR UPDATE (nodeLockRows.c: table_tuple_lock, FOR UPDATE's lock mode,
+ * following the chain). saldo and limite are then read from the locked
+ * version; a deleted one counts as no client.
+ */
+static void lock_found(Relation rel, const clientes_cols_t *col, cliente_t *c)
+{
+    TM_FailureData tmfd;
+    TM_Result res =
+        table_tuple_lock(rel, &c->slot->tts_tid, GetActiveSnapshot(), c->slot, GetCurrentCommandId(true),
+                         LockTupleExclusive, LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+    switch (res) {
+    case TM_Ok:
+        c->locked = true;
+        c->found = read_cliente(col, c);
+        return;
+    case TM_Deleted:
+        c->found = false;
+        return;
+    default:
+        elog(ERROR, "transacoes_lote_c: unexpected result %d locking client %d", (int)res, c->id);
+    }
 }
 
 static cliente_t *find_cliente(cliente_t *c, int m, int32 id)
@@ -421,21 +455,35 @@ static void insert_transacao(EState *estate, alvo_t *t, const transacoes_cols_t 
 
 /* ---- the call ---------------------------------------------------------- */
 
-/* Applies request p to its client's running balance, as transacoes_lote
- * does: a credit only if the bigint balance cannot overflow, a debit only
- * if it keeps saldo >= -limite. Returns the status. */
-static int apply(cliente_t *c, const pedido_t *p)
+/* Applies request p to a running balance, as transacoes_lote does: a
+ * credit only if the bigint balance cannot overflow, a debit only if it
+ * keeps saldo >= -limite. Returns the status. */
+static int apply(int64 *novo, int64 limite, const pedido_t *p)
 {
-    int64 novo, piso;
+    int64 depois, piso;
     if (p->tipo == 'c') {
-        if (pg_add_s64_overflow(c->novo, p->valor, &novo))
+        if (pg_add_s64_overflow(*novo, p->valor, &depois))
             return STATUS_REFUSED;
-    } else if (pg_sub_s64_overflow(c->novo, p->valor, &novo) || pg_sub_s64_overflow(0, c->limite, &piso) ||
-               novo < piso) {
+    } else if (pg_sub_s64_overflow(*novo, p->valor, &depois) || pg_sub_s64_overflow(0, limite, &piso) ||
+               depois < piso) {
         return STATUS_REFUSED;
     }
-    c->novo = novo;
+    *novo = depois;
     return STATUS_APPLIED;
+}
+
+/* Whether any of the batch's requests for client c would apply to the
+ * version found: only then is the client locked. A batch whose requests
+ * are all refused locks and writes nothing, so its transaction has no id
+ * and its commit waits for no WAL flush, as a refused transacao() UPDATE
+ * did not. */
+static bool any_applies(const cliente_t *c, const pedido_t *p, int n)
+{
+    int64 novo = c->saldo;
+    for (int i = 0; i < n; i++)
+        if (p[i].cliente == c->id && apply(&novo, c->limite, &p[i]) == STATUS_APPLIED)
+            return true;
+    return false;
 }
 
 PG_FUNCTION_INFO_V1(transacoes_lote_c);
@@ -496,11 +544,16 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     only_columns(tt.rel, 6);
     seq = identity_sequence(transacoes_oid, (AttrNumber)(tcol.id + 1));
 
-    /* Lock every distinct client, in ascending id order. */
+    /* Each distinct client in ascending id order: its latest version, and
+     * a lock on it if one of its requests would apply; the balances are
+     * then those of the locked versions. */
     pkey = index_open(RelationGetPrimaryKeyIndex(tc.rel), RowExclusiveLock);
     m = distinct_clientes(pedidos, n, &clientes);
-    for (int k = 0; k < m; k++)
-        lock_cliente(tc.rel, pkey, &cc, &clientes[k]);
+    for (int k = 0; k < m; k++) {
+        find_latest(tc.rel, pkey, &cc, &clientes[k]);
+        if (clientes[k].found && any_applies(&clientes[k], pedidos, n))
+            lock_found(tc.rel, &cc, &clientes[k]);
+    }
     index_close(pkey, NoLock);
     agora = GetCurrentTimestamp();
 
@@ -514,7 +567,9 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
             status[i] = STATUS_NO_CLIENT;
             nulls[1] = nulls[2] = true;
         } else {
-            status[i] = apply(c, &pedidos[i]);
+            /* An unlocked client's requests are all refused, as
+             * any_applies found on the same version. */
+            status[i] = c->locked ? apply(&c->novo, c->limite, &pedidos[i]) : STATUS_REFUSED;
             values[1] = Int64GetDatum(c->novo);
             values[2] = Int64GetDatum(c->limite);
         }
@@ -524,7 +579,7 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
 
     /* The balances, then the transactions in request order. */
     for (int k = 0; k < m; k++)
-        if (clientes[k].found && clientes[k].novo != clientes[k].saldo)
+        if (clientes[k].locked && clientes[k].found && clientes[k].novo != clientes[k].saldo)
             write_saldo(estate, &tc, &cc, &clientes[k]);
     ins = table_slot_create(tt.rel, NULL);
     for (int i = 0; i < n; i++)

@@ -128,6 +128,18 @@ def test_a_table_it_cannot_fill_is_refused(reset):
     assert db_total_transacoes() == 1
 
 
+def test_a_batch_of_refusals_writes_nothing_and_needs_no_flush(reset):
+    """Refused requests lock nothing and write nothing: the transaction gets
+    no id, so its commit waits for no WAL flush. One applied request does."""
+    rows = psql("BEGIN; SELECT r_status FROM transacoes_lote_c('{1,2,6}', '{999999999,999999999,1}', 'ddc', "
+                "'{a,b,c}'); SELECT pg_current_xact_id_if_assigned() IS NULL; COMMIT;")
+    assert [r for r in rows if r not in (["BEGIN"], ["COMMIT"])] == [["1"], ["1"], ["2"], ["t"]]
+    rows = psql("BEGIN; SELECT r_status FROM transacoes_lote_c('{1,2}', '{999999999,5}', 'dd', '{a,b}'); "
+                "SELECT pg_current_xact_id_if_assigned() IS NULL; COMMIT;")
+    assert [r for r in rows if r not in (["BEGIN"], ["COMMIT"])] == [["1"], ["0"], ["f"]]
+    assert db_clients()[1] == (LIMITES[1], 0) and db_clients()[2] == (LIMITES[2], -5)
+
+
 def test_empty_batch_answers_nothing(reset):
     assert psql("SELECT * FROM transacoes_lote_c('{}', '{}', '', '{}')") == []
     assert db_total_transacoes() == 0
