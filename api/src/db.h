@@ -13,8 +13,8 @@
  *      batch call + Sync, i.e. one transaction and one commit for every write
  *      of the round trip: transacoes_lote_c() (C, db/c) when no write has an
  *      Idempotency-Key, transacoes_lote() (PL/pgSQL) when one has. Both lock
- *      each client once, in ascending id order, so two replicas' round trips
- *      never deadlock.
+ *      clients at most once each, in ascending id order, so two replicas'
+ *      round trips never deadlock.
  *   4. Results come back in order and are matched to their queries; a write
  *      is answered only once the Sync that commits it has come back
  *      [db_conn.c, decoding in db_batch.c].
