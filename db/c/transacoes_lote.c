@@ -25,7 +25,10 @@
  *    version; a client none of whose requests would apply is not locked
  *    (its refusals rest on the latest committed balance, as a refused
  *    conditional UPDATE's do), so a batch of refusals writes no WAL and
- *    its commit waits for no flush;
+ *    its commit waits for no flush. Per client this is a serial order
+ *    (the refusal before a lock holder that has not written yet); across
+ *    clients one answer may mix balances from before and after another
+ *    batch, which READ COMMITTED allows and no client's invariant sees;
  *  - it runs as one statement of its own (a command id and a snapshot of
  *    its own, as SPI gives each statement of a PL/pgSQL function);
  *  - the time of every transaction of the batch is read once, after the
@@ -131,8 +134,9 @@ typedef struct {
 typedef struct {
     int32 id;
     bool found;
-    bool locked; /* only a client with a request that applies is locked */
-    int64 saldo; /* as found, then as locked */
+    bool locked;    /* only a client with a request that applies is locked */
+    bool must_lock; /* found only through the statement's snapshot */
+    int64 saldo;    /* as found, then as locked */
     int64 limite;
     int64 novo;           /* after the batch's requests */
     TupleTableSlot *slot; /* the version found, then the locked one */
@@ -342,6 +346,14 @@ static bool read_cliente(const clientes_cols_t *col, cliente_t *c)
  * for and looked up again (as logical replication's apply does,
  * execReplication.c). A lock alone is not waited for: what its holder has
  * not written yet is not there to be seen.
+ *
+ * A dirty index scan can miss a row that exists: it copies the leaf's
+ * matching entries, and if an update elsewhere adds a new entry (not HOT)
+ * and commits before the old version is fetched, the old one is no longer
+ * visible and the new one was never among the entries (a known race of
+ * dirty btree scans, execReplication.c's too). So a miss is looked up once
+ * more with the statement's own snapshot; a row found that way must be
+ * locked to learn its latest version (must_lock).
  */
 static void find_latest(Relation rel, Relation pkey, const clientes_cols_t *col, cliente_t *c)
 {
@@ -365,6 +377,12 @@ static void find_latest(Relation rel, Relation pkey, const clientes_cols_t *col,
         XactLockTableWait(xwait, rel, &c->slot->tts_tid, XLTW_FetchUpdated);
     }
     index_endscan(scan);
+    if (!c->found) {
+        scan = index_beginscan(rel, pkey, GetActiveSnapshot(), 1, 0);
+        index_rescan(scan, &key, 1, NULL, 0);
+        c->found = c->must_lock = index_getnext_slot(scan, ForwardScanDirection, c->slot);
+        index_endscan(scan);
+    }
     if (c->found)
         c->found = read_cliente(col, c);
 }
@@ -550,9 +568,12 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     pkey = index_open(RelationGetPrimaryKeyIndex(tc.rel), RowExclusiveLock);
     m = distinct_clientes(pedidos, n, &clientes);
     for (int k = 0; k < m; k++) {
-        find_latest(tc.rel, pkey, &cc, &clientes[k]);
-        if (clientes[k].found && any_applies(&clientes[k], pedidos, n))
-            lock_found(tc.rel, &cc, &clientes[k]);
+        cliente_t *c = &clientes[k];
+        find_latest(tc.rel, pkey, &cc, c);
+        if (c->found && (c->must_lock || any_applies(c, pedidos, n)))
+            lock_found(tc.rel, &cc, c);
+        if (!c->locked)
+            ExecClearTuple(c->slot); /* its buffer pin would keep the page from being pruned */
     }
     index_close(pkey, NoLock);
     agora = GetCurrentTimestamp();
