@@ -11,9 +11,9 @@
  * statements (the locking SELECT's aggregate, sort and subquery nodes, two
  * ModifyTable nodes). Each round trip's commit holds the five hot rows'
  * locks until its WAL flush, so that time is paid serially, batch after
- * batch; this function does the same work with one index probe and one
- * tuple lock per distinct client, one update per changed client and one
- * insert per applied transaction.
+ * batch; this function does the same work with one index probe per
+ * distinct client, a tuple lock on those it will change, one update per
+ * changed client and one insert per applied transaction.
  *
  * The contract is transacoes_lote's for p_chaves NULL (same arguments but
  * the keys, same result rows and statuses 0-2), and the same guarantees:
@@ -42,14 +42,15 @@
  *    INSERT would (trailing spaces past n trimmed, anything else an error).
  * It is stricter than the PL/pgSQL function in one way: a NULL anywhere in
  * the arguments is an error (PL/pgSQL answers status 2 for a NULL client
- * and stores a NULL-free row or fails later); the replicas never send one.
+ * id, for one); the replicas never send one.
  * It refuses (an error: the transaction rolls back) what it does not
  * handle: triggers on either table, and isolation levels above READ
  * COMMITTED; row-level security; a transacoes with columns it does not
  * fill; and, as the executor would, read-only transactions and a standby.
  * It requires every table privilege the SQL statements need (SELECT and
  * UPDATE on clientes, INSERT on transacoes), at table level.
- * tests/sql_lote_c.sql compares it with transacoes_lote on random batches.
+ * tests/integration/test_lote_c.py compares it with transacoes_lote on
+ * random batches and tests each refusal.
  */
 #include "postgres.h"
 
