@@ -111,7 +111,7 @@ void _PG_init(void)
 
 static Oid identity_sequence(Oid table, AttrNumber attnum)
 {
-    if (identity_cache.table != table || !OidIsValid(identity_cache.seq)) {
+    if (identity_cache.table != table) {
         identity_cache.seq = getIdentitySequence(table, attnum, false);
         identity_cache.table = table;
     }
@@ -135,9 +135,8 @@ typedef struct {
 typedef struct {
     int32 id;
     bool found;
-    bool locked;    /* only a client with a request that applies is locked */
-    bool must_lock; /* found only through the statement's snapshot */
-    int64 saldo;    /* as found, then as locked */
+    bool locked; /* only a client with a request that applies is locked */
+    int64 saldo; /* as found, then as locked */
     int64 limite;
     int64 novo;           /* after the batch's requests */
     TupleTableSlot *slot; /* the version found, then the locked one */
@@ -354,10 +353,11 @@ static bool read_cliente(const clientes_cols_t *col, cliente_t *c)
  * visible and the new one was never among the entries (a known race of
  * dirty btree scans, execReplication.c's too). So a miss is looked up once
  * more with the statement's own snapshot; a row found that way must be
- * locked to learn its latest version (must_lock).
+ * locked to learn its latest version: the function then returns true.
  */
-static void find_latest(Relation rel, Relation pkey, const clientes_cols_t *col, cliente_t *c)
+static bool find_latest(Relation rel, Relation pkey, const clientes_cols_t *col, cliente_t *c)
 {
+    bool must_lock = false;
     ScanKeyData key;
     IndexScanDesc scan;
     SnapshotData dirty;
@@ -381,11 +381,12 @@ static void find_latest(Relation rel, Relation pkey, const clientes_cols_t *col,
     if (!c->found) {
         scan = index_beginscan(rel, pkey, GetActiveSnapshot(), 1, 0);
         index_rescan(scan, &key, 1, NULL, 0);
-        c->found = c->must_lock = index_getnext_slot(scan, ForwardScanDirection, c->slot);
+        c->found = must_lock = index_getnext_slot(scan, ForwardScanDirection, c->slot);
         index_endscan(scan);
     }
     if (c->found)
         c->found = read_cliente(col, c);
+    return must_lock;
 }
 
 /*
@@ -431,10 +432,11 @@ static cliente_t *find_cliente(cliente_t *c, int m, int32 id)
 
 /* ---- writes ------------------------------------------------------------ */
 
-/* The balance of a locked client whose requests changed it. */
-static void write_saldo(EState *estate, alvo_t *t, const clientes_cols_t *col, cliente_t *c)
+/* The balance of a locked client whose requests changed it, built in
+ * `novo` (a slot of clientes, reused from one client to the next). */
+static void write_saldo(EState *estate, alvo_t *t, const clientes_cols_t *col, cliente_t *c,
+                        TupleTableSlot *novo)
 {
-    TupleTableSlot *novo = table_slot_create(t->rel, NULL);
     slot_getallattrs(c->slot);
     ExecClearTuple(novo);
     memcpy(novo->tts_values, c->slot->tts_values, sizeof(Datum) * novo->tts_tupleDescriptor->natts);
@@ -442,7 +444,6 @@ static void write_saldo(EState *estate, alvo_t *t, const clientes_cols_t *col, c
     novo->tts_values[col->saldo] = Int64GetDatum(c->novo);
     ExecStoreVirtualTuple(novo);
     ExecSimpleRelationUpdate(t->rri, estate, NULL, c->slot, novo);
-    ExecDropSingleTupleTableSlot(novo);
 }
 
 static void insert_transacao(EState *estate, alvo_t *t, const transacoes_cols_t *col, Oid seq,
@@ -520,7 +521,7 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     clientes_cols_t cc;
     transacoes_cols_t tcol;
     TimestampTz agora;
-    TupleTableSlot *ins;
+    TupleTableSlot *upd, *ins;
     int *status;
 
     /* What the executor checks before any plan that writes. */
@@ -570,8 +571,8 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     m = distinct_clientes(pedidos, n, &clientes);
     for (int k = 0; k < m; k++) {
         cliente_t *c = &clientes[k];
-        find_latest(tc.rel, pkey, &cc, c);
-        if (c->found && (c->must_lock || any_applies(c, pedidos, n)))
+        bool must_lock = find_latest(tc.rel, pkey, &cc, c);
+        if (c->found && (must_lock || any_applies(c, pedidos, n)))
             lock_found(tc.rel, &cc, c);
         if (!c->locked)
             ExecClearTuple(c->slot); /* its buffer pin would keep the page from being pruned */
@@ -600,9 +601,11 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     }
 
     /* The balances, then the transactions in request order. */
+    upd = table_slot_create(tc.rel, NULL);
     for (int k = 0; k < m; k++)
         if (clientes[k].locked && clientes[k].found && clientes[k].novo != clientes[k].saldo)
-            write_saldo(estate, &tc, &cc, &clientes[k]);
+            write_saldo(estate, &tc, &cc, &clientes[k], upd);
+    ExecDropSingleTupleTableSlot(upd);
     ins = table_slot_create(tt.rel, NULL);
     for (int i = 0; i < n; i++)
         if (status[i] == STATUS_APPLIED)
