@@ -24,7 +24,8 @@ UNIT_SRCS := api/tests/test_request.c $(SRC_DIR)/request.c
 BATCH_SRCS := api/tests/test_db_batch.c $(SRC_DIR)/db_batch.c
 METRICS_SRCS := api/tests/test_metrics.c $(SRC_DIR)/metrics.c
 DB_SRCS  := $(wildcard db/c/*.c)
-C_FILES  := $(SRCS) $(HDRS) $(TEST_HDRS) $(wildcard api/tests/*.c api/fuzz/*.c) $(DB_SRCS)
+DB_HDRS  := $(wildcard db/c/*.h)
+C_FILES  := $(SRCS) $(HDRS) $(TEST_HDRS) $(wildcard api/tests/*.c api/fuzz/*.c) $(DB_SRCS) $(DB_HDRS)
 
 # The database's C functions (db/c), loaded by PostgreSQL from build/:
 # PostgreSQL's server headers, and the code-generation flags its own build
@@ -50,7 +51,7 @@ $(BUILD)/rinha-api-asan: $(SRCS) $(HDRS) Makefile | $(BUILD)
 # Not sanitized: PostgreSQL itself is not built with ASan, and a sanitized
 # library cannot be loaded into it. tests/integration/test_lote_c.py checks
 # it against the PL/pgSQL procedure instead.
-$(DB_LIB): $(DB_SRCS) Makefile | $(BUILD)
+$(DB_LIB): $(DB_SRCS) $(DB_HDRS) Makefile | $(BUILD)
 	$(CC) $(CSTD) $(CFLAGS) $(WARN) -D_GNU_SOURCE $(DB_CFLAGS) $(DB_SRCS) -o $@
 
 $(BUILD)/test_request: $(UNIT_SRCS) $(HDRS) $(TEST_HDRS) Makefile | $(BUILD)

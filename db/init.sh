@@ -19,8 +19,9 @@ done
 # The C functions (db/c), declared by this superuser: RINHA_DB_LIB is the
 # library's path, built by `make` (scripts/stack.sh passes build/'s) or
 # installed in PostgreSQL's own library folder (the database image).
-psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v lib="${RINHA_DB_LIB:-\$libdir/rinha_db}" -v role="$role" \
-    -f c/transacoes_lote_c.sql
+for f in c/*.sql; do
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -v lib="${RINHA_DB_LIB:-\$libdir/rinha_db}" -v role="$role" -f "$f"
+done
 
 # WAL warm-up. A fresh cluster has one WAL segment; each further 16 MB
 # segment is created on demand, zero-filled and fsynced by the backend whose

@@ -41,7 +41,7 @@
 #include "request.h"
 
 typedef enum {
-    DB_QUERY_EXTRATO,   /* extrato(id): the statement's JSON, or no such client */
+    DB_QUERY_EXTRATO,   /* extrato_c(id): the statement's JSON, or no such client */
     DB_QUERY_TRANSACAO, /* a credit or debit, settled with its batchmates by one transacoes_lote() call */
 } db_query_kind_t;
 

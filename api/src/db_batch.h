@@ -48,7 +48,7 @@ void db_batch_params_free(db_batch_params_t *p);
  * result has exactly n rows of (status integer, saldo bigint, limite bigint)
  * with known statuses. */
 int db_batch_decode_writes(const PGresult *r, db_query_t *const *w, size_t n);
-/* Fills the answer of a statement read from extrato()'s single row (text,
+/* Fills the answer of a statement read from extrato_c()'s single row (text,
  * whose binary format is its bytes). The JSON points into `r`. -1 if the
  * shape is wrong. */
 int db_batch_decode_extrato(const PGresult *r, db_query_t *q);

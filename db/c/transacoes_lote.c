@@ -71,18 +71,21 @@
 #include "nodes/makefuncs.h"
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "tables.h"
+
 PG_MODULE_MAGIC;
+
+/* The name errors give. */
+#define FN "transacoes_lote_c"
 
 void _PG_init(void);
 
@@ -213,42 +216,6 @@ static int decode_pedidos(FunctionCallInfo fcinfo, pedido_t **out)
 
 /* ---- the tables -------------------------------------------------------- */
 
-/* The table `name` beside the function, once the caller is known to hold
- * every privilege of `mode` on it (all of them: pg_class_aclcheck would
- * accept any one) and no row-level security applies, which this function
- * could not enforce. */
-static Oid table_oid(Oid nsp, const char *name, AclMode mode)
-{
-    Oid relid = get_relname_relid(name, nsp);
-    if (!OidIsValid(relid))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("transacoes_lote_c: table \"%s\" not found beside the function", name)));
-    if (pg_class_aclmask(relid, GetUserId(), mode, ACLMASK_ALL) != mode)
-        aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, name);
-    if (check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
-        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("transacoes_lote_c: row-level security on \"%s\" is not supported", name)));
-    return relid;
-}
-
-/* The 0-based number of column `name` of type `type`; an error otherwise. */
-static int column(Relation rel, const char *name, Oid type)
-{
-    TupleDesc desc = RelationGetDescr(rel);
-    for (int i = 0; i < desc->natts; i++) {
-        Form_pg_attribute a = TupleDescAttr(desc, i);
-        if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0) {
-            if (a->atttypid != type)
-                break;
-            return i;
-        }
-    }
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_COLUMN),
-                    errmsg("transacoes_lote_c: %s.%s of type %s not found", RelationGetRelationName(rel),
-                           name, format_type_be(type))));
-    return -1; /* not reached */
-}
-
 /* Refuses a table with more columns than the `n` this function fills: an
  * INSERT would give them their defaults, this function cannot. */
 static void only_columns(Relation rel, int n)
@@ -340,7 +307,7 @@ static bool read_cliente(const clientes_cols_t *col, cliente_t *c)
 }
 
 /*
- * Finds client c->id's latest committed version through the primary key,
+ * Finds client c->id's latest committed version through its unique index,
  * without locking it: a dirty snapshot sees the newest version, and a
  * version that an unfinished transaction inserted or replaced is waited
  * for and looked up again (as logical replication's apply does,
@@ -518,6 +485,7 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     EState *estate;
     alvo_t tc, tt;
     Relation pkey;
+    AttrNumber id_key; /* the unique index clients are found by: on id alone */
     clientes_cols_t cc;
     transacoes_cols_t tcol;
     TimestampTz agora;
@@ -541,8 +509,8 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     PushActiveSnapshot(GetTransactionSnapshot());
 
     nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
-    clientes_oid = table_oid(nsp, "clientes", ACL_SELECT | ACL_UPDATE);
-    transacoes_oid = table_oid(nsp, "transacoes", ACL_INSERT);
+    clientes_oid = rinha_table_oid(FN, nsp, "clientes", ACL_SELECT | ACL_UPDATE);
+    transacoes_oid = rinha_table_oid(FN, nsp, "transacoes", ACL_INSERT);
 
     estate = CreateExecutorState();
     ExecInitRangeTable(estate, list_make2(rte_for(clientes_oid), rte_for(transacoes_oid)));
@@ -550,15 +518,15 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     estate->es_snapshot = GetActiveSnapshot();
     tc = open_target(clientes_oid, 1);
     tt = open_target(transacoes_oid, 2);
-    cc.id = column(tc.rel, "id", INT4OID);
-    cc.saldo = column(tc.rel, "saldo", INT8OID);
-    cc.limite = column(tc.rel, "limite", INT8OID);
-    tcol.id = column(tt.rel, "id", INT8OID);
-    tcol.cliente_id = column(tt.rel, "cliente_id", INT4OID);
-    tcol.valor = column(tt.rel, "valor", INT8OID);
-    tcol.tipo = column(tt.rel, "tipo", BPCHAROID);
-    tcol.descricao = column(tt.rel, "descricao", VARCHAROID);
-    tcol.realizada_em = column(tt.rel, "realizada_em", TIMESTAMPTZOID);
+    cc.id = rinha_column(FN, tc.rel, "id", INT4OID);
+    cc.saldo = rinha_column(FN, tc.rel, "saldo", INT8OID);
+    cc.limite = rinha_column(FN, tc.rel, "limite", INT8OID);
+    tcol.id = rinha_column(FN, tt.rel, "id", INT8OID);
+    tcol.cliente_id = rinha_column(FN, tt.rel, "cliente_id", INT4OID);
+    tcol.valor = rinha_column(FN, tt.rel, "valor", INT8OID);
+    tcol.tipo = rinha_column(FN, tt.rel, "tipo", BPCHAROID);
+    tcol.descricao = rinha_column(FN, tt.rel, "descricao", VARCHAROID);
+    tcol.realizada_em = rinha_column(FN, tt.rel, "realizada_em", TIMESTAMPTZOID);
     tcol.tipo_typmod = TupleDescAttr(RelationGetDescr(tt.rel), tcol.tipo)->atttypmod;
     tcol.descricao_typmod = TupleDescAttr(RelationGetDescr(tt.rel), tcol.descricao)->atttypmod;
     only_columns(tt.rel, 6);
@@ -567,7 +535,8 @@ Datum transacoes_lote_c(PG_FUNCTION_ARGS)
     /* Each distinct client in ascending id order: its latest version, and
      * a lock on it if one of its requests would apply; the balances are
      * then those of the locked versions. */
-    pkey = index_open(RelationGetPrimaryKeyIndex(tc.rel), RowExclusiveLock);
+    id_key = (AttrNumber)(cc.id + 1);
+    pkey = rinha_btree_index(FN, tc.rel, &id_key, 1, true, NULL, RowExclusiveLock);
     m = distinct_clientes(pedidos, n, &clientes);
     for (int k = 0; k < m; k++) {
         cliente_t *c = &clientes[k];
