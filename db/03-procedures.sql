@@ -229,6 +229,13 @@ $$;
 -- and the last ten transactions always agree. PL/pgSQL rather than a SQL
 -- function because PL/pgSQL keeps the statement's plan across calls, while
 -- a SQL function is planned again on every call.
+-- The replicas call extrato_c (db/c/extrato.c) instead, which writes the
+-- same document and is tested against this one: a third of the
+-- instructions, and no plan to keep. The plan kept here is the one made at
+-- a backend's first call: on a fresh, empty transacoes a bitmap scan of all
+-- the client's rows and a sort, kept until a vacuum's new row count makes
+-- the backend plan again (autovacuum does within seconds here; without it,
+-- measured: 20 ms a call at 40,000 rows per client, 0.3 ms once replanned).
 CREATE FUNCTION extrato(p_cliente integer)
 RETURNS text
 LANGUAGE plpgsql STABLE AS $$
