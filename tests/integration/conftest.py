@@ -18,6 +18,7 @@ import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -257,6 +258,19 @@ def assert_db_untouched():
     """The database is still in the seed state (no transaction, saldo 0)."""
     assert db_total_transacoes() == 0, "a transaction was stored"
     assert db_clients() == {i: (limite, 0) for i, limite in LIMITES.items()}
+
+
+@contextmanager
+def role_with(name, grants):
+    """A role `name` holding only `grants` (SQL GRANT clauses, each "<what>
+    ON <object>") and USAGE on the schema, for the duration of the block;
+    statements run as it with psql("SET ROLE <name>; ...", user="postgres")."""
+    psql(f"DROP ROLE IF EXISTS {name}; CREATE ROLE {name}; GRANT USAGE ON SCHEMA public TO {name}; "
+         + " ".join(f"GRANT {g} TO {name};" for g in grants), user="postgres")
+    try:
+        yield name
+    finally:
+        psql(f"DROP OWNED BY {name}; DROP ROLE {name};", user="postgres")
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,12 @@ import os
 import random
 import re
 import subprocess
+from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
 
-from conftest import CLIENT_IDS, LIMITES, psql
+from conftest import CLIENT_IDS, LIMITES, psql, role_with
 
 SIGNATURE = "extrato_c(integer)"
 DATA_EXTRATO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
@@ -138,28 +139,30 @@ def test_the_newest_ten_whatever_the_table_size(reset):
     assert [t["valor"] for t in doc["ultimas_transacoes"]] == list(range(149999, 149949, -5))
 
 
+@contextmanager
+def index_instead_of_recentes(name, columns):
+    """transacoes_cliente_recentes replaced by index `name` on `columns` for
+    the duration of the block."""
+    psql(f"BEGIN; DROP INDEX transacoes_cliente_recentes; CREATE INDEX {name} ON transacoes ({columns}); COMMIT;")
+    try:
+        yield
+    finally:
+        psql(f"BEGIN; DROP INDEX {name}; "
+             "CREATE INDEX transacoes_cliente_recentes ON transacoes (cliente_id, id DESC); COMMIT;")
+
+
 def test_an_ascending_index_is_walked_from_its_end(reset):
     psql("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, realizada_em) "
          "SELECT 4, g, 'd', 'g' || g, now() FROM generate_series(1, 30) g")
-    psql("BEGIN; DROP INDEX transacoes_cliente_recentes; "
-         "CREATE INDEX transacoes_cliente_asc ON transacoes (cliente_id, id); COMMIT;")
-    try:
+    with index_instead_of_recentes("transacoes_cliente_asc", "cliente_id, id"):
         doc = assert_same_as_plpgsql(4)
-    finally:
-        psql("BEGIN; DROP INDEX transacoes_cliente_asc; "
-             "CREATE INDEX transacoes_cliente_recentes ON transacoes (cliente_id, id DESC); COMMIT;")
     assert [t["valor"] for t in doc["ultimas_transacoes"]] == list(range(30, 20, -1))
 
 
 def test_without_its_index_it_says_so(reset):
-    psql("BEGIN; DROP INDEX transacoes_cliente_recentes; "
-         "CREATE INDEX transacoes_so_cliente ON transacoes (cliente_id); COMMIT;")
-    try:
+    with index_instead_of_recentes("transacoes_so_cliente", "cliente_id"):
         with pytest.raises(RuntimeError, match="extrato_c: table \"transacoes\" has no btree index"):
             one_text("SELECT extrato_c(1)")
-    finally:
-        psql("BEGIN; DROP INDEX transacoes_so_cliente; "
-             "CREATE INDEX transacoes_cliente_recentes ON transacoes (cliente_id, id DESC); COMMIT;")
     assert one_text("SELECT extrato_c(1)") is not None
 
 
@@ -207,15 +210,9 @@ def test_only_the_application_role_may_call_it():
 def test_select_on_both_tables_is_required(reset):
     """A role allowed to call it but without SELECT on transacoes is refused,
     as the SQL query would refuse it."""
-    role = "extrato_c_sem_select"
-    psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role}; "
-         f"GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON clientes TO {role}; "
-         f"GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {role};", user="postgres")
-    try:
+    with role_with("extrato_c_sem_select", ["SELECT ON clientes", f"EXECUTE ON FUNCTION {SIGNATURE}"]) as role:
         with pytest.raises(RuntimeError, match="permission denied for table transacoes"):
             psql(f"SET ROLE {role}; SELECT extrato_c(1)", user="postgres")
-    finally:
-        psql(f"DROP OWNED BY {role}; DROP ROLE {role};", user="postgres")
 
 
 def test_row_level_security_is_refused(reset):

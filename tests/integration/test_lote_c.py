@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import LIMITES, db_clients, db_history, db_total_transacoes, psql, psql_int
+from conftest import LIMITES, db_clients, db_history, db_total_transacoes, psql, psql_int, role_with
 
 SIGNATURE = "transacoes_lote_c(integer[], bigint[], text, text[])"
 
@@ -186,15 +186,10 @@ def test_only_the_application_role_may_call_it():
 def test_every_table_privilege_the_sql_needs_is_required(reset):
     """A role allowed to call it but holding only SELECT on clientes (no
     UPDATE) is refused, as an UPDATE of clientes would refuse it."""
-    role = "lote_c_sem_update"
-    psql(f"DROP ROLE IF EXISTS {role}; CREATE ROLE {role}; "
-         f"GRANT USAGE ON SCHEMA public TO {role}; GRANT SELECT ON clientes TO {role}; "
-         f"GRANT INSERT ON transacoes TO {role}; GRANT EXECUTE ON FUNCTION {SIGNATURE} TO {role};", user="postgres")
-    try:
+    with role_with("lote_c_sem_update", ["SELECT ON clientes", "INSERT ON transacoes",
+                                         f"EXECUTE ON FUNCTION {SIGNATURE}"]) as role:
         with pytest.raises(RuntimeError, match="permission denied for table clientes"):
             psql(f"SET ROLE {role}; SELECT * FROM transacoes_lote_c('{{1}}', '{{1}}', 'c', '{{a}}')", user="postgres")
-    finally:
-        psql(f"DROP OWNED BY {role}; DROP ROLE {role};", user="postgres")
     assert db_total_transacoes() == 0
 
 
