@@ -1001,6 +1001,21 @@ def k6_timeseries(s, csv_path, mix, run, k6_start):
     return series.build("k6 --out csv, 1-second buckets", pts, cpu, phases, csv_t0)
 
 
+def add_stack_side(lv, commits, wal, split):
+    """A k6 run's level gets what make bench's levels have: db_commits,
+    requests_per_commit, wal and latency_split, the split's client figures
+    being k6's (over the whole run: validation, ramp and plateau)."""
+    lv["db_commits"] = commits
+    lv["requests_per_commit"] = round(lv["requests"] / commits, 1) if commits and lv.get("requests") else None
+    if wal:
+        lv["wal"] = wal
+    if split:
+        lat = lv.get("latency_ms") or {}
+        split["client"] = {"p50_ms": lat.get("p50"), "p99_ms": lat.get("p99")}
+        lv["latency_split"] = finish_split(split, replicas=split["replicas"], window_s=split["window_s"])
+        say(split_line(dict(lv, name=lv.get("name") or "k6")))
+
+
 def cmd_k6(a):
     k6 = shutil.which("k6")
     if not k6:
@@ -1030,13 +1045,20 @@ def cmd_k6(a):
         run = start_sampling(new_run(envelope), stack)
         w = stack.window()
         t0, m0 = time.time(), series.machine_busy_s()
+        before, s0 = db_counters(), time.monotonic()
         p = subprocess.Popen([k6, "run"] + csv_out + a.k6_args + [os.path.join(REPO, "k6", a.script + ".js")], env=env)
         run["gen"].started(p.pid)
         rc = p.wait()
+        s1 = time.monotonic()
         gen_cpu = run["gen"].finished()
         services = stack.measure(w)
         wall = time.time() - t0
         m1 = series.machine_busy_s()
+        # The stack's side of the run, as make bench records it per level:
+        # commits and WAL flushes, and where the latency went inside the
+        # replicas (k6's own percentiles are added once its summary is read).
+        commits, wal = db_activity(before)
+        split = level_split(run, {"latency_ms": {}}, s0, s1)
         run["sampler"].stop()
         srv, srv_note = finish_scrape(run, t0)
     finally:
@@ -1051,8 +1073,10 @@ def cmd_k6(a):
     s["envelope"] = dict(envelope, enforced=stack.enforced)
     s["generator"] = dict(s.get("generator") or {"tool": "k6"}, cpu_s=round(gen_cpu, 3), window_s=round(wall, 2))
     if s.get("levels"):
-        s["levels"][0].update(services=services, services_window_s=round(wall, 1),
-                              machine_busy_s=round(m1 - m0, 3) if m0 is not None and m1 is not None else None)
+        lv = s["levels"][0]
+        lv.update(services=services, services_window_s=round(wall, 1),
+                  machine_busy_s=round(m1 - m0, 3) if m0 is not None and m1 is not None else None)
+        add_stack_side(lv, commits, wal, split)
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
     s["server_series"] = srv
     add_note(s, srv_note)

@@ -62,6 +62,18 @@ class K6Runner(unittest.TestCase):
         served = sum(r * d for r, d in zip(ss["rps"], ss["dt"]))
         self.assertAlmostEqual(served, lv["requests"], delta=max(2, 0.01 * lv["requests"]))
         self.assertEqual(page.count("data-series="), 4 + 4, "the generator's four charts and the stack's four")
+        # the stack's side, as make bench records it per level: commits, WAL flushes and the latency split
+        self.assertGreater(lv["db_commits"], 0)
+        self.assertGreater(lv["requests_per_commit"], 0)
+        self.assertGreater(lv["wal"]["flushes"], 0)
+        sp = lv["latency_split"]
+        self.assertEqual(sp["replicas"], 2)
+        self.assertEqual(sp["client"], {"p50_ms": lv["latency_ms"]["p50"], "p99_ms": lv["latency_ms"]["p99"]})
+        self.assertGreater(sp["replica"]["p50_ms"], 0)
+        self.assertGreater(sp["db"]["p50_ms"], 0)
+        self.assertLessEqual(sp["db"]["p50_ms"], sp["replica"]["p99_ms"])
+        self.assertIn("split p50/p99 ms: replica", p.stdout)
+        self.assertIn("Where the time went", page)
 
 
 if __name__ == "__main__":
