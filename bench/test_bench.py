@@ -833,6 +833,18 @@ class LimitedBy(unittest.TestCase):
         self.assertIsNone(verdict.limited_by(s)["limited_by"])
 
 
+class MakeTargets(unittest.TestCase):
+    def test_k6_targets_put_the_runners_options_before_the_script(self):
+        """Everything after the script's name goes to `k6 run`: BENCH_REV's
+        --rev must come before it (it once came after, and k6 refused it)."""
+        for target, script in (("k6-rinha", "rinha"), ("stress", "stress")):
+            p = subprocess.run(["make", "-n", "-s", "-C", REPO, target, "BENCH_REV=HEAD", "CONTINUOUS=1"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            line = next(x for x in p.stdout.splitlines() if "bench.py" in x)
+            self.assertTrue(line.split("bench.py", 1)[1].split() == ["k6", "--rev", "HEAD", script], line)
+
+
 class Compare(unittest.TestCase):
     @staticmethod
     def lv(rps, p99, name="c64", incons=0):

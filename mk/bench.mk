@@ -14,6 +14,9 @@ bench-deps:
 BENCH_REV ?=
 BENCH_BUILD := $(if $(BENCH_REV),,all)
 BENCH_ARGS := $(if $(BENCH_REV),--rev $(BENCH_REV),) $(if $(CONTINUOUS),--continuous,)
+# The k6 runner's options go before the script's name: everything after it
+# is passed to `k6 run`.
+K6_ARGS := $(if $(BENCH_REV),--rev $(BENCH_REV),)
 
 # ONE_CGROUP=1: the whole stack in one cgroup of 1.5 CPU / 550 MB instead of
 # compose.yml's per-service split.
@@ -24,10 +27,10 @@ bench-quick: bench-deps $(BENCH_BUILD) ## the ~25 s variant of make bench (CI)
 	$(BENCH) bench --quick $(BENCH_ARGS) $(if $(ONE_CGROUP),--one-cgroup,)
 
 stress: bench-deps $(BENCH_BUILD) ## k6/stress.js against the confined stack (needs k6 on the PATH)
-	$(BENCH) k6 stress $(BENCH_ARGS)
+	$(BENCH) k6 $(K6_ARGS) stress
 
 k6-rinha: bench-deps $(BENCH_BUILD) ## k6/rinha.js, the official test, against the confined stack (needs k6; TIME_SCALE=0.1 for a short run)
-	$(BENCH) k6 rinha $(BENCH_ARGS)
+	$(BENCH) k6 $(K6_ARGS) rinha
 
 k6-check: bench-deps ## check the k6 scripts without k6 (driven in node on a fake server) and the benchmark's unit tests
 	node --import ./k6/test/register.mjs --test k6/test/k6.test.mjs
