@@ -792,6 +792,17 @@ class LimitedBy(unittest.TestCase):
         s["levels"][0]["generator"]["dropped_iterations"] = 120
         self.assertEqual(verdict.limited_by(s)["limited_by"], "generator")
 
+    def test_a_few_dropped_iterations_are_not_a_starved_generator(self):
+        """1 of 61,377 (a real full-length official run): the load was delivered."""
+        s = window(self.IDLE, tool="k6", rps=255.7, wall=240.0)
+        s["levels"][0]["requests"] = 61376
+        s["levels"][0]["generator"]["dropped_iterations"] = 1
+        s = verdict.limited_by(s)
+        self.assertIsNone(s["limited_by"])
+        self.assertIn("k6 dropped 1 iterations, 0.002% of the offered load", s["limited_by_evidence"]["rule"])
+        s["levels"][0]["generator"]["dropped_iterations"] = 700  # 1.1%
+        self.assertEqual(verdict.limited_by(s)["limited_by"], "generator")
+
     def test_an_offered_rate_with_room_is_not_a_closed_loop(self):
         # wrk's closed loop with an idle stack and no generator CPU: inferred generator-bound;
         # the same wrk level at an offered rate (levels[].rate): nothing saturated

@@ -27,6 +27,10 @@ OTHERS = 0.25          # cores taken by processes that are neither the stack nor
 GENERATOR_FULL = 0.85  # the generator busy on the cores it can use
 IDLE_STACK = 0.60      # below this share of its envelope the stack had room left
 BARELY_THROTTLED = 0.02
+# k6 dropping this share of an offered load's iterations (it had no VU free
+# to start them) says the load was not delivered; fewer are a blip (one
+# iteration of 61,000 during a stall of the stack), not a starved generator.
+DROPPED_SHARE = 0.01
 
 SERVICES = ("db", "api01", "api02", "nginx")
 # Abort bounds of k6/stress.js: thresholds with abortOnFail on performance.
@@ -106,7 +110,18 @@ def window_figures(services, wall_s, envelope, generator, machine_cpus, machine_
     return out
 
 
-def classify(f, bound_hit, dropped_iterations=None):
+def dropped_share(lv, dropped):
+    """The share of the level's offered iterations k6 dropped (None when
+    unknown): dropped / (requests + dropped)."""
+    done = _num(lv.get("requests"))
+    if done is None and _num(lv.get("rps")) is not None and _num(lv.get("duration_s")) is not None:
+        done = lv["rps"] * lv["duration_s"]
+    if not dropped or done is None:
+        return None
+    return dropped / (done + dropped)
+
+
+def classify(f, bound_hit, dropped_iterations=None, dropped_fraction=None):
     """(limited_by, rule) from window_figures() output.
 
     bound_hit: the run met a limit by design (a stress ramp aborted, or a
@@ -150,7 +165,8 @@ def classify(f, bound_hit, dropped_iterations=None):
     # Inferred only where the generator's CPU was not measured (a measured,
     # unbusy generator was not the limit), or where k6 itself reported that
     # it could not start iterations for want of a VU.
-    starved = (bound_hit and gen is None) or (dropped_iterations or 0) > 0
+    many_dropped = (dropped_iterations or 0) > 0 and (dropped_fraction is None or dropped_fraction >= DROPPED_SHARE)
+    starved = (bound_hit and gen is None) or many_dropped
     if starved and share is not None and share < IDLE_STACK and busiest < SERVICE_FULL and throttled < BARELY_THROTTLED:
         how = ("measured: %.2f cores" % gen) if gen is not None else (
             "not measured; inferred: it shared the machine's %s cores with a stack using %.2f of them" % (mcpu, f["stack_cores"]))
@@ -158,9 +174,11 @@ def classify(f, bound_hit, dropped_iterations=None):
                              "throttled at most %.3f s per s)%s; the load generator's CPU: %s") % (
             100 * share, 100 * busiest, throttled,
             ", k6 dropped %d iterations" % dropped_iterations if dropped_iterations else "", how)
-    return None, "no resource saturated (stack at %s of its envelope%s)" % (
+    return None, "no resource saturated (stack at %s of its envelope%s%s)" % (
         "?" if share is None else "%.0f%%" % (100 * share),
-        "; the closed loop's round trips set the pace" if bound_hit and gen is not None else "")
+        "; the closed loop's round trips set the pace" if bound_hit and gen is not None else "",
+        "; k6 dropped %d iterations, %.3f%% of the offered load" % (dropped_iterations, 100 * dropped_fraction)
+        if dropped_iterations and dropped_fraction is not None and not many_dropped else "")
 
 
 def level_window(lv):
@@ -181,7 +199,8 @@ def limited_by(s):
         f = window_figures(lv.get("services"), level_window(lv), env, gen, mcpu, lv.get("machine_busy_s"))
         # wrk's levels are closed loops, except an offered rate (make bench's official-rate level, levels[].rate)
         bound = (wrk and _num(lv.get("rate")) is None) or bool(stress.get("aborted"))
-        by, rule = classify(f, bound, _num(gen.get("dropped_iterations")))
+        dropped = _num(gen.get("dropped_iterations"))
+        by, rule = classify(f, bound, dropped, dropped_share(lv, dropped))
         lv["limited_by"] = by
         lv["limited_by_evidence"] = dict(f, rule=rule, generator_tool=s.get("tool"),
                                          dropped_iterations=_num(gen.get("dropped_iterations")),
