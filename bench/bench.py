@@ -154,6 +154,20 @@ def read_pid(path):
         return int(f.readline())
 
 
+def sched_policy(tree):
+    """The scheduling policy the stack of `tree` runs under: SCHED_POLICY
+    from the environment, or the default of that tree's scripts/stack.sh
+    (None if it has no such setting: commits before it)."""
+    if os.environ.get("SCHED_POLICY"):
+        return os.environ["SCHED_POLICY"]
+    try:
+        with open(os.path.join(tree, "scripts", "stack.sh")) as f:
+            m = re.search(r"case \$\{SCHED_POLICY:-([a-z-]+)\} in", f.read())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
 class Stack:
     """scripts/stack.sh of the measured tree, confined to the envelope."""
 
@@ -931,7 +945,7 @@ def cmd_bench(a):
     s = {
         "schema": 1, "tool": "wrk", "tool_version": wrk_version(), "scenario": "bench-mix",
         "commit": commit, "dirty": dirty, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(), "envelope": dict(envelope, enforced=stack.enforced),
+        "machine": machine(), "envelope": dict(envelope, enforced=stack.enforced, sched_policy=sched_policy(TREE)),
         "levels": levels, "db_ceiling": ceiling, **({"db_alone": run["db_alone"]} if run.get("db_alone") else {}),
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make bench%s: wrk %d threads, closed loop, %d s warm-up, then %s%d x %d s per level, %s (medians of the repeats' rates and "
@@ -1070,7 +1084,7 @@ def cmd_k6(a):
         die("k6 wrote no summary (exit %d)" % rc, 1)
     s["tool_version"] = s.get("tool_version") or version
     s["machine"] = machine()
-    s["envelope"] = dict(envelope, enforced=stack.enforced)
+    s["envelope"] = dict(envelope, enforced=stack.enforced, sched_policy=sched_policy(TREE))
     s["generator"] = dict(s.get("generator") or {"tool": "k6"}, cpu_s=round(gen_cpu, 3), window_s=round(wall, 2))
     if s.get("levels"):
         lv = s["levels"][0]

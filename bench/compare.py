@@ -154,7 +154,8 @@ def cmd_compare(a):
         tree, commit = bench.export_rev(rev, keep=[s["commit"] for s in sides.values()])
         # Each side runs in its own compose.yml's split: the split is part of
         # the submission, so a commit that changes it is measured in it.
-        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": [], "envelope": bench.load_envelope(tree)}
+        sides[side] = {"rev": rev, "commit": commit, "tree": tree, "rounds": [], "envelope": bench.load_envelope(tree),
+                       "sched_policy": bench.sched_policy(tree)}
     split = {x: {k: v["cpus"] for k, v in sides[x]["envelope"]["services"].items()} for x in sides}
     if split["a"] != split["b"]:
         bench.say("CPU splits differ, each side runs in its own: A %s | B %s" % (split_text(split["a"]), split_text(split["b"])))
@@ -181,7 +182,7 @@ def cmd_compare(a):
     s = {
         "schema": 1, "tool": "wrk", "tool_version": bench.wrk_version(), "scenario": "compare",
         "commit": sides["b"]["commit"], "dirty": False, "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": bench.machine(), "envelope": dict(envelope, enforced=enforced),
+        "machine": bench.machine(), "envelope": dict(envelope, enforced=enforced, sched_policy=sides["b"]["sched_policy"]),
         "levels": b_levels, "db_ceiling": None,
         "thresholds": {"passed": all(c["passed"] for c in checks), "checks": checks},
         "notes": ("make compare%s: B = %s (%s) against A = %s (%s), clean exports of both commits, %d rounds in the order %s, "
@@ -190,8 +191,8 @@ def cmd_compare(a):
             " quick" if a.quick else "", a.B, sides["b"]["commit"], a.A, sides["a"]["commit"], rounds, " ".join(order),
             cfg["threads"], cfg["warmup_s"], bench.rate_note(bench.level_specs(mix, cfg)), cfg["repeats"], cfg["level_s"]),
         "mode": mode,
-        "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"], "split": split["a"]},
-                    "b": {"rev": a.B, "commit": sides["b"]["commit"], "split": split["b"]},
+        "compare": {"a": {"rev": a.A, "commit": sides["a"]["commit"], "split": split["a"], "sched_policy": sides["a"]["sched_policy"]},
+                    "b": {"rev": a.B, "commit": sides["b"]["commit"], "split": split["b"], "sched_policy": sides["b"]["sched_policy"]},
                     "rounds": rounds, "order": order, "levels": cmp_levels},
         "sides": {"a": a_levels, "b": b_levels},
         "timeseries": ts,

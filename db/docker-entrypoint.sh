@@ -33,8 +33,8 @@ fi
 
 if [ "${1:-postgres}" = postgres ]; then
     [ $# -gt 0 ] && shift
-    # SCHED_BATCH, as for the whole stack (see scripts/stack.sh); the
-    # backends inherit it.
-    exec chrt --batch 0 postgres -D "$PGDATA" "$@"
+    # Linux's default scheduling policy, as for the whole stack (see
+    # scripts/stack.sh).
+    exec postgres -D "$PGDATA" "$@"
 fi
 exec "$@"

@@ -156,11 +156,11 @@ while read -r svc cpus mb; do
         read -r quota period <"$cpu/cpu.max"
         limit=$(cat "$mem/memory.max")
     fi
-    # Every service runs under SCHED_BATCH (scripts/stack.sh says why).
+    # Every service runs under Linux's default policy (scripts/stack.sh says why).
     policy=$(chrt -p "$pid" | head -n 1 | awk '{ print $NF }')
     ok=ok
     if [ "$quota" != "$(awk -v c="$cpus" -v p="$period" 'BEGIN { printf "%d", c * p + 0.5 }')" ] ||
-        [ "$limit" != $((mb * 1048576)) ] || [ "$policy" != SCHED_BATCH ]; then ok=MISMATCH bad=1; fi
+        [ "$limit" != $((mb * 1048576)) ] || [ "$policy" != SCHED_OTHER ]; then ok=MISMATCH bad=1; fi
     note "$(printf '  %-6s cpus %-5s -> quota %s/%s us   memory %sMB -> %s bytes   %s   %s' \
         "$svc" "$cpus" "$quota" "$period" "$mb" "$limit" "$policy" "$ok")"
 done <<<"$declared"

@@ -28,13 +28,15 @@ echo "integration: starting the stack with $(basename "$bin") for ${SUITE:-tests
 API_BIN=$bin "$repo/scripts/stack.sh" start
 
 # Every process of the stack runs under the policy stack.sh gives it.
-if [ "${SCHED_POLICY:-batch}" = batch ]; then
-    for pid in $(cat "$repo/var/nginx.pid" "$repo/var/api01.pid" "$repo/var/api02.pid") \
-        $(head -n 1 "$repo/var/pgdata/postmaster.pid"); do
-        chrt -p "$pid" | grep -q SCHED_BATCH ||
-            { echo "integration: process $pid is not under SCHED_BATCH" >&2; exit 1; }
-    done
-fi
+case ${SCHED_POLICY:-other} in
+batch) policy=SCHED_BATCH ;;
+*) policy=SCHED_OTHER ;;
+esac
+for pid in $(cat "$repo/var/nginx.pid" "$repo/var/api01.pid" "$repo/var/api02.pid") \
+    $(head -n 1 "$repo/var/pgdata/postmaster.pid"); do
+    chrt -p "$pid" | grep -q "$policy" ||
+        { echo "integration: process $pid is not under $policy" >&2; exit 1; }
+done
 
 rc=0
 PGHOST=/run/rinha PGUSER=rinha PGDATABASE=rinha RINHA_URL=http://127.0.0.1:9999 \

@@ -377,10 +377,11 @@ def render(s, run_dir=None):
     svcs = env.get("services") or {}
     split = ("no per-service split: every service may use the whole envelope" if env.get("one_cgroup") else
              ", ".join("%s %s CPU / %s MB" % (k, v.get("cpus"), v.get("memory_mb")) for k, v in svcs.items()))
-    p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s%s</div></header><main>'
+    p.append('<header><h1>crébitos · %s run · commit %s</h1><div class="meta">%s · %s %s · %s · machine %s: %s CPUs, %s MB, %s, kernel %s · envelope %s CPU / %s MB enforced by %s%s%s</div></header><main>'
              % (esc(s.get("scenario")), esc(commit), esc(s.get("date")), esc(s.get("tool")), esc(s.get("tool_version")),
                 esc(s.get("mode") or ""), esc(m.get("host")), esc(m.get("cpus")), esc(m.get("memory_mb")), esc(m.get("cpu_model")),
-                esc(m.get("kernel")), esc(env.get("cpus")), esc(env.get("memory_mb")), esc(env.get("enforced")), esc(split and " (%s)" % split)))
+                esc(m.get("kernel")), esc(env.get("cpus")), esc(env.get("memory_mb")), esc(env.get("enforced")), esc(split and " (%s)" % split),
+                esc(" · scheduling policy %s" % env["sched_policy"] if env.get("sched_policy") else "")))
 
     # Key figures.
     th = s.get("thresholds") or {}

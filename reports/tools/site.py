@@ -120,6 +120,8 @@ def envelope(s, html=False):
     if not isinstance(e, dict):
         return "envelope not recorded"
     how = {None: "enforcement not recorded", "none": "not enforced"}.get(e.get("enforced"), "by %s" % e.get("enforced"))
+    if e.get("sched_policy"):
+        how += ", scheduling policy %s" % e["sched_policy"]
     size = "%s CPU / %s MB" % (g(e.get("cpus")), g(e.get("memory_mb")))
     return '%s<br><span class="small muted">(%s)</span>' % (size, esc(how)) if html else "%s (%s)" % (size, how)
 
