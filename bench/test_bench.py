@@ -844,6 +844,25 @@ class LimitedBy(unittest.TestCase):
         self.assertIsNone(verdict.limited_by(s)["limited_by"])
 
 
+class MatchedCeiling(unittest.TestCase):
+    VARIANTS = [{"name": "single", "calls": 1, "calls_per_s": 2746.0}, {"name": "lote10", "calls": 10, "calls_per_s": 11275.0},
+                {"name": "lote_c10", "calls": 10, "calls_per_s": 19199.0}, {"name": "lote_c100", "calls": 100, "calls_per_s": 72230.0}]
+
+    def test_the_best_variant_at_the_stacks_batch_size(self):
+        m = bench.matched_ceiling({"variants": self.VARIANTS}, 14.1)
+        self.assertEqual((m["variant"], m["calls_per_s"], m["calls"]), ("lote_c10", 19199.0, 10))
+        self.assertEqual(bench.matched_ceiling({"variants": self.VARIANTS}, 100)["variant"], "lote_c100")
+
+    def test_when_every_variant_settles_more_the_fewest_requests(self):
+        m = bench.matched_ceiling({"variants": self.VARIANTS[2:]}, 3.5)
+        self.assertEqual(m["variant"], "lote_c10")
+        self.assertEqual(bench.matched_ceiling({"variants": [self.VARIANTS[3]]}, 9.0)["variant"], "lote_c100")
+
+    def test_uncounted_commits_fall_back_to_the_overall_ceiling(self):
+        self.assertIsNone(bench.matched_ceiling({"variants": self.VARIANTS}, None))
+        self.assertIsNone(bench.matched_ceiling({"variants": []}, 12.0))
+
+
 class MakeTargets(unittest.TestCase):
     def test_k6_targets_put_the_runners_options_before_the_script(self):
         """Everything after the script's name goes to `k6 run`: BENCH_REV's

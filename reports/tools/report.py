@@ -408,7 +408,9 @@ def render(s, run_dir=None):
                       "p50 %s, max %s ms: pgbench, %s %s calls/s, no nginx, no replica" % (
                           fmt(L.get("p50"), 2), fmt(L.get("max"), 1), fmt(fl.get("rate")), fl.get("call") or ""), None))
     if s.get("ceiling_fraction") is not None:
-        cards.append(("end-to-end / ceiling", "%.0f%%" % (100 * s["ceiling_fraction"]), "best level", None))
+        m = (ceiling or {}).get("matched") or {}
+        cards.append(("end-to-end / ceiling", "%.0f%%" % (100 * s["ceiling_fraction"]),
+                      "best level, against %s (its batch size)" % m["variant"] if m.get("variant") else "best level", None))
     gen_bound = s.get("limited_by") == "generator"
     if s.get("stress"):
         cards.append(("highest rate sustained" if not gen_bound else "the generator's ceiling, not the stack's",
