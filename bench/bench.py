@@ -727,13 +727,8 @@ def measure_levels(a, mix, cfg, stack, run):
         lv["machine_busy_s"] = round(m1 - m0, 3) if m0 is not None and m1 is not None else None
         lv["generator"] = {"tool": "wrk", "cpu_s": round(sum(r["generator_cpu_s"] for r in reps), 3),
                            "window_s": round(wall, 2), "threads": min(cfg["threads"], conns)}
-        lv["db_commits"], wal = db_activity(before)
-        lv["requests_per_commit"] = round(lv["requests"] / lv["db_commits"], 1) if lv["db_commits"] else None
-        if wal:
-            lv["wal"] = wal
-        split = level_split(run, lv, s0, s1)
-        if split:
-            lv["latency_split"] = split
+        add_stack_side(lv, *db_activity(before), level_split(run, lv, s0, s1))
+        split = lv.get("latency_split")
         run["verdict_of"](lv)
         say(pre + level_line(lv))
         if lv["rate"]:
@@ -895,6 +890,20 @@ def median_split(splits, latency_ms):
     return finish_split(out, replicas=min(sp["replicas"] for sp in splits), window_s=round(sum(windows), 2) if windows else None)
 
 
+def add_stack_side(lv, commits, wal, split):
+    """The stack's side of a level, for make bench's levels and a k6 run's
+    alike: db_commits and requests_per_commit, the WAL flushes, and the
+    latency split with the level's own latency_ms as the client's."""
+    lv["db_commits"] = commits
+    lv["requests_per_commit"] = round(lv["requests"] / commits, 1) if commits else None
+    if wal:
+        lv["wal"] = wal
+    if split:
+        lat = lv.get("latency_ms") or {}
+        split["client"] = {"p50_ms": lat.get("p50"), "p99_ms": lat.get("p99")}
+        lv["latency_split"] = finish_split(split, replicas=split["replicas"], window_s=split["window_s"])
+
+
 def level_split(run, lv, t0, t1):
     """The level's latency_split from the run's metrics sampler (None when the
     run has none), once the sampler has a sample at or after t1 (its next
@@ -1043,21 +1052,6 @@ def k6_timeseries(s, csv_path, mix, run, k6_start):
     return series.build("k6 --out csv, 1-second buckets", pts, cpu, phases, csv_t0)
 
 
-def add_stack_side(lv, commits, wal, split):
-    """A k6 run's level gets what make bench's levels have: db_commits,
-    requests_per_commit, wal and latency_split, the split's client figures
-    being k6's (over the whole run: validation, ramp and plateau)."""
-    lv["db_commits"] = commits
-    lv["requests_per_commit"] = round(lv["requests"] / commits, 1) if commits and lv.get("requests") else None
-    if wal:
-        lv["wal"] = wal
-    if split:
-        lat = lv.get("latency_ms") or {}
-        split["client"] = {"p50_ms": lat.get("p50"), "p99_ms": lat.get("p99")}
-        lv["latency_split"] = finish_split(split, replicas=split["replicas"], window_s=split["window_s"])
-        say(split_line(dict(lv, name=lv.get("name") or "k6")))
-
-
 def cmd_k6(a):
     k6 = shutil.which("k6")
     if not k6:
@@ -1119,6 +1113,8 @@ def cmd_k6(a):
         lv.update(services=services, services_window_s=round(wall, 1),
                   machine_busy_s=round(m1 - m0, 3) if m0 is not None and m1 is not None else None)
         add_stack_side(lv, commits, wal, split)
+        if lv.get("latency_split"):
+            say(split_line(dict(lv, name=lv.get("name") or "k6")))
     s["timeseries"] = k6_timeseries(s, csv_path, mix, run, t0)
     s["server_series"] = srv
     add_note(s, srv_note)

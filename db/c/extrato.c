@@ -41,7 +41,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -115,12 +114,10 @@ static bool read_cliente(Oid relid, int32 id, Snapshot snap, int64 *saldo, int64
     AttrNumber id_key = (AttrNumber)(col_id + 1);
     Relation idx = rinha_btree_index(FN, rel, &id_key, 1, true, NULL, AccessShareLock);
     TupleTableSlot *slot = table_slot_create(rel, NULL);
-    IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
     ScanKeyData key;
+    IndexScanDesc scan = rinha_scan_int4_eq(rel, idx, snap, &key, id);
     bool found, null_saldo = false, null_limite = false;
 
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(id));
-    index_rescan(scan, &key, 1, NULL, 0);
     found = index_getnext_slot(scan, ForwardScanDirection, slot);
     if (found) {
         *saldo = DatumGetInt64(slot_getattr(slot, col_saldo + 1, &null_saldo));
@@ -163,9 +160,7 @@ static void append_ultimas(StringInfo buf, Oid relid, int32 cliente, Snapshot sn
     newest_first = desc[1] ? ForwardScanDirection : BackwardScanDirection;
 
     slot = table_slot_create(rel, NULL);
-    scan = index_beginscan(rel, idx, snap, 1, 0);
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(cliente));
-    index_rescan(scan, &key, 1, NULL, 0);
+    scan = rinha_scan_int4_eq(rel, idx, snap, &key, cliente);
     for (int n = 0; n < ULTIMAS && index_getnext_slot(scan, newest_first, slot); n++) {
         if (n > 0)
             appendStringInfoChar(buf, ',');

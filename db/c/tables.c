@@ -12,6 +12,7 @@
 #include "nodes/pg_list.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rls.h"
 
@@ -83,4 +84,12 @@ Relation rinha_btree_index(const char *fn, Relation rel, const AttrNumber *attnu
                     errmsg("%s: table \"%s\" has no %sbtree index on the columns it needs", fn,
                            RelationGetRelationName(rel), unique ? "unique " : "")));
     return NULL; /* not reached */
+}
+
+IndexScanDesc rinha_scan_int4_eq(Relation rel, Relation idx, Snapshot snap, ScanKey key, int32 value)
+{
+    IndexScanDesc scan = index_beginscan(rel, idx, snap, 1, 0);
+    ScanKeyInit(key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(value));
+    index_rescan(scan, key, 1, NULL, 0);
+    return scan;
 }

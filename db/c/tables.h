@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "storage/lockdefs.h"
 #include "utils/rel.h"
 
@@ -29,5 +30,10 @@ int rinha_column(const char *fn, Relation rel, const char *name, Oid type);
  * column i is stored descending. An error if `rel` has none. */
 Relation rinha_btree_index(const char *fn, Relation rel, const AttrNumber *attnums, int n, bool unique,
                            bool *desc, LOCKMODE lockmode);
+
+/* An index scan of `idx` (on `rel`, with `snap`) for the entries whose
+ * first key column, an integer, equals `value`, positioned before the
+ * first of them. `key` (the caller's) holds the scan key, for a rescan. */
+IndexScanDesc rinha_scan_int4_eq(Relation rel, Relation idx, Snapshot snap, ScanKey key, int32 value);
 
 #endif

@@ -73,7 +73,6 @@
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -331,11 +330,9 @@ static bool find_latest(Relation rel, Relation pkey, const clientes_cols_t *col,
 
     InitDirtySnapshot(dirty);
     c->slot = table_slot_create(rel, NULL);
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(c->id));
-    scan = index_beginscan(rel, pkey, &dirty, 1, 0);
+    scan = rinha_scan_int4_eq(rel, pkey, &dirty, &key, c->id);
     for (;;) {
         TransactionId xwait;
-        index_rescan(scan, &key, 1, NULL, 0);
         c->found = index_getnext_slot(scan, ForwardScanDirection, c->slot);
         if (!c->found)
             break;
@@ -343,11 +340,11 @@ static bool find_latest(Relation rel, Relation pkey, const clientes_cols_t *col,
         if (!TransactionIdIsValid(xwait))
             break;
         XactLockTableWait(xwait, rel, &c->slot->tts_tid, XLTW_FetchUpdated);
+        index_rescan(scan, &key, 1, NULL, 0);
     }
     index_endscan(scan);
     if (!c->found) {
-        scan = index_beginscan(rel, pkey, GetActiveSnapshot(), 1, 0);
-        index_rescan(scan, &key, 1, NULL, 0);
+        scan = rinha_scan_int4_eq(rel, pkey, GetActiveSnapshot(), &key, c->id);
         c->found = must_lock = index_getnext_slot(scan, ForwardScanDirection, c->slot);
         index_endscan(scan);
     }
